@@ -1,0 +1,31 @@
+"""Glue between Dagster resources/context and the plain pipeline services."""
+
+import dagster as dg
+
+from videogen_dagster.pipeline import Services
+from videogen_dagster.resources.llm import LLMResource
+from videogen_dagster.resources.metadata import MetadataStoreResource
+from videogen_dagster.resources.renderer import ManimRendererResource
+from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.tags import TASK_TAG
+
+
+def services(
+    storage: ObjectStoreResource,
+    metadata: MetadataStoreResource,
+    llm: LLMResource,
+    renderer: ManimRendererResource,
+) -> Services:
+    return Services(
+        store=storage.get_store(),
+        meta=metadata.get_store(),
+        base_prefix=storage.base_prefix,
+        workdir=renderer.work_path(),
+        planner=llm.planner(),
+        coder=llm.coder(),
+        render_timeout=renderer.timeout_seconds,
+    )
+
+
+def task_id_of(context: dg.AssetExecutionContext) -> str | None:
+    return context.run.tags.get(TASK_TAG)

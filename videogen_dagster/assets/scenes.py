@@ -1,0 +1,61 @@
+"""Per-scene assets: source, rendered video, thumbnail and subtitles, made by one step."""
+
+import dagster as dg
+
+from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.partitions import scene_partitions, video_to_scenes
+from videogen_dagster.pipeline import run_scene
+from videogen_dagster.resources.llm import LLMResource
+from videogen_dagster.resources.metadata import MetadataStoreResource
+from videogen_dagster.resources.renderer import ManimRendererResource
+from videogen_dagster.resources.storage import ObjectStoreResource
+
+_plan_dep = dg.AssetDep("scene_plan", partition_mapping=video_to_scenes)
+
+SCENE_SPECS = [
+    dg.AssetSpec("scene_source", deps=[_plan_dep], description="Manim source of one scene (.py).", group_name="scenes", kinds={"python"}),
+    dg.AssetSpec("scene_video", deps=[_plan_dep], description="One rendered scene (.mp4), probed.", group_name="scenes", kinds={"manim"}),
+    dg.AssetSpec("scene_thumbnail", deps=[_plan_dep], description="A representative frame of one scene (.jpg).", group_name="scenes", kinds={"ffmpeg"}),
+    dg.AssetSpec("scene_subtitles", deps=[_plan_dep], description="The narration of one scene as subtitles (.srt).", group_name="scenes", kinds={"ffmpeg"}),
+]
+
+
+@dg.multi_asset(
+    specs=SCENE_SPECS,
+    partitions_def=scene_partitions,
+    op_tags={"videogen/kind": "scene"},
+    name="scene_assets",
+)
+def scene_assets(
+    context: dg.AssetExecutionContext,
+    storage: ObjectStoreResource,
+    metadata: MetadataStoreResource,
+    llm: LLMResource,
+    renderer: ManimRendererResource,
+):
+    """Write, render and store one scene: code, video, thumbnail and subtitles."""
+    key = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+    svc = services(storage, metadata, llm, renderer)
+    out = run_scene(svc, key["video"], int(key["scene"]), task_id_of(context), context.run_id)
+    common = {"version": out.version, "scene_number": out.scene_number}
+    for kind, asset in (("source", "scene_source"), ("video", "scene_video"), ("thumbnail", "scene_thumbnail"), ("subtitles", "scene_subtitles")):
+        obj = out.objects[kind]
+        meta = {
+            "uri": dg.MetadataValue.url(obj.uri),
+            "sha256": obj.sha256,
+            "bytes": obj.bytes,
+            **common,
+        }
+        if kind == "video":
+            meta.update(
+                duration=round(out.info.duration, 3),
+                resolution=f"{out.info.width}x{out.info.height}",
+                fps=out.info.fps,
+                codec=out.info.codec,
+                render_seconds=round(out.render_seconds, 3),
+                attempts=out.attempts,
+                coder=out.coder,
+            )
+            if out.errors:
+                meta["attempt_errors"] = dg.MetadataValue.json(out.errors)
+        yield dg.MaterializeResult(asset_key=asset, metadata=meta)

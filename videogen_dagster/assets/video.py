@@ -1,0 +1,60 @@
+"""Per-video outputs: the joined video (with subtitles) and the manifest of every asset."""
+
+import dagster as dg
+
+from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.partitions import video_to_scenes, videos_partitions
+from videogen_dagster.pipeline import run_combine
+from videogen_dagster.resources.llm import LLMResource
+from videogen_dagster.resources.metadata import MetadataStoreResource
+from videogen_dagster.resources.renderer import ManimRendererResource
+from videogen_dagster.resources.storage import ObjectStoreResource
+
+_scene_deps = [
+    dg.AssetDep("scene_video", partition_mapping=video_to_scenes),
+    dg.AssetDep("scene_subtitles", partition_mapping=video_to_scenes),
+]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("combined_video", deps=_scene_deps, description="All scenes of a video joined, with SRT/WebVTT subtitles.", group_name="video", kinds={"ffmpeg"}),
+        dg.AssetSpec("video_manifest", deps=["combined_video"], description="Every asset, version, URL, checksum and timing of a video (JSON).", group_name="video", kinds={"json"}),
+    ],
+    partitions_def=videos_partitions,
+    op_tags={"videogen/kind": "combine"},
+    name="video_outputs",
+)
+def video_outputs(
+    context: dg.AssetExecutionContext,
+    storage: ObjectStoreResource,
+    metadata: MetadataStoreResource,
+    llm: LLMResource,
+    renderer: ManimRendererResource,
+):
+    """Join the scenes the plan names (all of them, or fail) and write the manifest."""
+    svc = services(storage, metadata, llm, renderer)
+    out = run_combine(svc, context.partition_key, task_id_of(context))
+    yield dg.MaterializeResult(
+        asset_key="combined_video",
+        metadata={
+            "uri": dg.MetadataValue.url(out.video.uri),
+            "sha256": out.video.sha256,
+            "bytes": out.video.bytes,
+            "version": out.version,
+            "duration": round(out.info.duration, 3),
+            "scene_count": len(out.result["scenes"]),
+            "join_method": out.method,
+            "subtitles_srt": dg.MetadataValue.url(out.subtitles_srt.uri),
+            "subtitles_vtt": dg.MetadataValue.url(out.subtitles_vtt.uri),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="video_manifest",
+        metadata={
+            "uri": dg.MetadataValue.url(out.manifest.uri),
+            "sha256": out.manifest.sha256,
+            "bytes": out.manifest.bytes,
+            "version": out.version,
+        },
+    )

@@ -1,0 +1,163 @@
+"""`videogen`: generate a video from the command line, on the same Dagster instance as the UI.
+
+The CLI drives the chain itself (plan -> scenes, 3 at a time -> combine) with in-process runs of
+the same jobs, tagged `videogen/driver=cli` so the chain sensor leaves them alone. The runs, their
+event logs and the asset materialisations are in $DAGSTER_HOME, visible in `make up`'s UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from videogen_dagster.models import (
+    MAX_SCENES,
+    QUALITIES,
+    RESOLUTIONS,
+    GenerateRequest,
+    format_validation_error,
+    new_task_id,
+    slot_key,
+)
+from videogen_dagster.tags import COMBINE_JOB, DRIVER_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONCURRENCY = 3
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default ./var/dagster) with the project's dagster.yaml in it."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("var/dagster").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    src = REPO_ROOT / "dagster.yaml"
+    if src.exists() and not (home / "dagster.yaml").exists():
+        shutil.copyfile(src, home / "dagster.yaml")
+    return home
+
+
+def _log(quiet: bool, msg: str) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = False) -> dict:
+    """Run the whole chain for one request; returns the task (with its result)."""
+    prepare_dagster_home()
+    import dagster as dg
+
+    from videogen_dagster.definitions import defs
+    from videogen_dagster.pipeline import total_steps
+
+    request = request.with_session()
+    video_key = request.video_key
+    resources = defs.resources
+    meta = resources["metadata"].get_store()
+    task_id = new_task_id()
+    meta.register_video(video_key, request.project_id, request.session_id or "", request.to_stored())
+    meta.create_task(
+        task_id, "generate", request.project_id, request.session_id or "", video_key,
+        total_steps(request.scene_count), request.render_config.quality,
+    )
+    with dg.DagsterInstance.get() as instance:
+        if not instance.has_dynamic_partition("videos", video_key):
+            instance.add_dynamic_partitions("videos", [video_key])
+    tags = {TASK_TAG: task_id, DRIVER_TAG: "cli"}
+    started = time.perf_counter()
+    _log(quiet, f"[videogen] task {task_id}: planning {video_key} ({request.scene_count} scenes)")
+    if _run_step(PLAN_JOB, video_key, tags):
+        video = meta.get_video(video_key) or {}
+        count = int((video.get("plan") or {}).get("scene_count") or request.scene_count)
+        _log(quiet, f"[videogen] rendering {count} scenes, {concurrency} at a time")
+        keys = [f"{slot_key(n)}|{video_key}" for n in range(1, count + 1)]
+        # Dagster's in-process execution is not thread-safe on a SQLite instance (its event log
+        # and logging locks deadlock), so each scene runs in a forked child process.
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=max(1, concurrency), mp_context=ctx) as pool:
+            ok = list(pool.map(_run_step, [SCENE_JOB] * len(keys), keys, [tags] * len(keys)))
+        if all(ok):
+            _log(quiet, "[videogen] joining scenes")
+            _run_step(COMBINE_JOB, video_key, tags)
+    _log(quiet, f"[videogen] finished in {time.perf_counter() - started:.1f}s")
+    task = meta.get_task(task_id)
+    assert task is not None
+    return task
+
+
+def _run_step(job_name: str, partition: str, tags: dict[str, str]) -> bool:
+    """One in-process run of a job for one partition ("01|video" for scenes) on the instance."""
+    import dagster as dg
+
+    from videogen_dagster.definitions import defs
+
+    key: str | dg.MultiPartitionKey = partition
+    if "|" in partition:
+        scene, video = partition.split("|", 1)
+        key = dg.MultiPartitionKey({"scene": scene, "video": video})
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, partition_key=key, tags=tags, raise_on_error=False
+        )
+    return result.success
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videogen", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="generate a video from a prompt")
+    g.add_argument("prompt", help="what the video should explain")
+    g.add_argument("--scenes", type=int, default=3, help=f"number of scenes (1-{MAX_SCENES}, default 3)")
+    g.add_argument("--quality", default="preview", help=f"one of {', '.join(QUALITIES)} (default preview)")
+    g.add_argument("--resolution", default=None, help=f"one of {', '.join(RESOLUTIONS)} (default: the quality's)")
+    g.add_argument("--fps", type=int, default=None, help="15-60 (default: the quality's)")
+    g.add_argument("--max-scene-duration", type=float, default=30.0, help="seconds per scene at most")
+    g.add_argument("--project", default="default", help="project id (letters, digits, _ and -)")
+    g.add_argument("--session", default=None, help="session id (generated when absent)")
+    g.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="scenes rendered at once")
+    g.add_argument("--json", action="store_true", help="print the task result as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    raw = {
+        "project_id": args.project,
+        "content_prompt": args.prompt,
+        "scene_count": args.scenes,
+        "session_id": args.session,
+        "render_config": {
+            "quality": args.quality,
+            "resolution": args.resolution,
+            "fps": args.fps,
+            "max_scene_duration": args.max_scene_duration,
+        },
+    }
+    try:
+        request = GenerateRequest.model_validate(raw)
+    except ValidationError as exc:
+        print(f"videogen: invalid request: {format_validation_error(exc)}", file=sys.stderr)
+        return 2
+    task = generate(request, concurrency=args.concurrency, quiet=args.json)
+    result = task.get("result")
+    if args.json:
+        print(json.dumps(result if result else {"status": task["status"], "error": task["error"]}, indent=2))
+    elif task["status"] == "completed" and result:
+        print(f"combined video: {result['s3_combined_video_url']}")
+        print(f"manifest:       {result['s3_manifest_url']}")
+        print(f"subtitles:      {result['s3_subtitles_url']}")
+        print(f"duration:       {result['total_duration']:.2f}s in {result['scene_count']} scenes")
+    else:
+        print(f"videogen: generation {task['status']}: {task.get('error')}", file=sys.stderr)
+    return 0 if task["status"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

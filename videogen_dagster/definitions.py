@@ -1,0 +1,41 @@
+"""The code location: assets, jobs, the chain sensor and resources on the embedded defaults."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from videogen_dagster.assets.plan import scene_plan
+from videogen_dagster.assets.scenes import scene_assets
+from videogen_dagster.assets.video import video_outputs
+from videogen_dagster.jobs import combine_job, plan_job, scene_job
+from videogen_dagster.resources.llm import LLMResource
+from videogen_dagster.resources.metadata import MetadataStoreResource
+from videogen_dagster.resources.renderer import ManimRendererResource
+from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.sensors import video_chain_sensor
+
+
+def var_dir() -> Path:
+    """Local state (objects, metadata, scratch): VIDEOGEN_VAR_DIR or ./var."""
+    return Path(os.environ.get("VIDEOGEN_VAR_DIR", "var")).resolve()
+
+
+def default_resources(base: Path | None = None) -> dict:
+    base = base or var_dir()
+    return {
+        "storage": ObjectStoreResource(
+            root=str(base / "objects"), base_prefix=os.environ.get("S3_BASE_PREFIX", "projects/")
+        ),
+        "metadata": MetadataStoreResource(sqlite_path=str(base / "metadata.sqlite")),
+        "llm": LLMResource(),
+        "renderer": ManimRendererResource(workdir=str(base / "work")),
+    }
+
+
+defs = dg.Definitions(
+    assets=[scene_plan, scene_assets, video_outputs],
+    jobs=[plan_job, scene_job, combine_job],
+    sensors=[video_chain_sensor],
+    resources=default_resources(),
+)

@@ -1,0 +1,178 @@
+"""ffmpeg work: probing, thumbnails, joining scenes and subtitles (SRT and WebVTT)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from videogen_dagster.codegen import Cue
+
+# Stream copy is only safe when every scene has the same codec parameters.
+_COPY_KEYS = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "time_base")
+
+
+class MediaError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float
+    width: int
+    height: int
+    fps: float
+    codec: str
+    bytes: int
+    params: tuple
+
+    def as_metadata(self) -> dict:
+        return {
+            "duration": round(self.duration, 3),
+            "width": self.width,
+            "height": self.height,
+            "fps": round(self.fps, 3),
+            "codec": self.codec,
+        }
+
+
+def require_ffmpeg() -> None:
+    for tool in ("ffmpeg", "ffprobe"):
+        if shutil.which(tool) is None:
+            raise MediaError(f"{tool} is not installed: run `make deps` (apt-get install ffmpeg)")
+
+
+def probe(path: Path) -> VideoInfo:
+    """Duration, size and codec of a video; raises MediaError when it has no video stream."""
+    try:
+        data = ffmpeg.probe(str(path))
+    except ffmpeg.Error as exc:
+        raise MediaError(f"ffprobe could not read {path}: {exc.stderr.decode(errors='replace')[-400:]}") from exc
+    streams = [s for s in data.get("streams", []) if s.get("codec_type") == "video"]
+    if not streams:
+        raise MediaError(f"{path} has no video stream")
+    v = streams[0]
+    num, _, den = v.get("r_frame_rate", "0/1").partition("/")
+    fps = float(num) / float(den or 1) if float(den or 1) else 0.0
+    duration = float(data.get("format", {}).get("duration") or v.get("duration") or 0.0)
+    return VideoInfo(
+        duration=duration,
+        width=int(v["width"]),
+        height=int(v["height"]),
+        fps=fps,
+        codec=v.get("codec_name", "?"),
+        bytes=path.stat().st_size,
+        params=tuple(v.get(k) for k in _COPY_KEYS),
+    )
+
+
+def thumbnail(video: Path, out: Path, at: float, width: int = 480) -> Path:
+    """One JPEG frame at `at` seconds, scaled to `width`."""
+    try:
+        (
+            ffmpeg.input(str(video), ss=max(0.0, at))
+            .output(str(out), vframes=1, vf=f"scale={width}:-2", **{"q:v": 3})
+            .overwrite_output()
+            .run(quiet=True)
+        )
+    except ffmpeg.Error as exc:
+        raise MediaError(f"thumbnail failed: {exc.stderr.decode(errors='replace')[-400:]}") from exc
+    if not out.exists() or out.stat().st_size == 0:
+        raise MediaError(f"thumbnail of {video} at {at:.2f}s produced no image")
+    return out
+
+
+def concat(videos: list[Path], out: Path) -> str:
+    """Join videos in order. Returns the method used: 'stream-copy' or 're-encode'."""
+    if not videos:
+        raise MediaError("nothing to join")
+    infos = [probe(v) for v in videos]
+    same = all(i.params == infos[0].params for i in infos)
+    try:
+        if same:
+            listing = out.with_suffix(".concat.txt")
+            listing.write_text(
+                "".join(f"file '{v.resolve().as_posix()}'\n" for v in videos), encoding="utf-8"
+            )
+            (
+                ffmpeg.input(str(listing), f="concat", safe=0)
+                .output(str(out), c="copy", movflags="+faststart")
+                .overwrite_output()
+                .run(quiet=True)
+            )
+            listing.unlink()
+            return "stream-copy"
+        first = infos[0]
+        fps = first.fps or 30
+        streams = [
+            ffmpeg.input(str(v)).video.filter("scale", first.width, first.height).filter("fps", fps)
+            for v in videos
+        ]
+        (
+            ffmpeg.concat(*streams, v=1, a=0)
+            .output(str(out), vcodec="libx264", pix_fmt="yuv420p", movflags="+faststart")
+            .overwrite_output()
+            .run(quiet=True)
+        )
+        return "re-encode"
+    except ffmpeg.Error as exc:
+        raise MediaError(f"joining {len(videos)} scenes failed: {exc.stderr.decode(errors='replace')[-400:]}") from exc
+
+
+# --- subtitles -----------------------------------------------------------------------------------
+
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = int(round(max(0.0, seconds) * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(cues: list[Cue]) -> str:
+    return "".join(
+        f"{i}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n{c.text}\n\n"
+        for i, c in enumerate(cues, 1)
+    )
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    body = "".join(f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{c.text}\n\n" for c in cues)
+    return "WEBVTT\n\n" + body
+
+
+def parse_srt(text: str) -> list[Cue]:
+    cues = []
+    for block in text.strip().split("\n\n"):
+        lines = block.strip().splitlines()
+        if len(lines) < 3 or "-->" not in lines[1]:
+            continue
+        start, _, end = lines[1].partition(" --> ")
+        cues.append(Cue(_parse_stamp(start), _parse_stamp(end), "\n".join(lines[2:])))
+    return cues
+
+
+def _parse_stamp(stamp: str) -> float:
+    hms, _, ms = stamp.strip().replace(".", ",").partition(",")
+    h, m, s = (int(x) for x in hms.split(":"))
+    return h * 3600 + m * 60 + s + int(ms) / 1000
+
+
+def fit_cues(cues: list[Cue], duration: float) -> list[Cue]:
+    """Clamp a scene's cues to its real (probed) duration; the last cue runs to the end."""
+    out = [Cue(min(c.start, duration), min(c.end, duration), c.text) for c in cues]
+    if out:
+        out[-1] = Cue(out[-1].start, duration, out[-1].text)
+    return [c for c in out if c.end > c.start]
+
+
+def offset_cues(per_scene: list[tuple[list[Cue], float]]) -> list[Cue]:
+    """Join scenes' cues: each scene's cues shift by the durations of the scenes before it."""
+    out, offset = [], 0.0
+    for cues, duration in per_scene:
+        out += [Cue(round(c.start + offset, 3), round(c.end + offset, 3), c.text) for c in cues]
+        offset += duration
+    return out

@@ -1,0 +1,292 @@
+"""The metadata store: tasks, videos, scenes, scene versions and their assets.
+
+The embedded default is one SQLite file (WAL mode, so the pipeline's concurrent runs and the
+bridge's readers do not block each other). The Convex backend implements the same methods.
+Every write is an upsert by natural key, so replaying one is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- generate | edit
+    project_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    scene_id TEXT,
+    video_key TEXT NOT NULL,
+    status TEXT NOT NULL,               -- queued | progress | completed | failed | cancelled
+    progress INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    current_step TEXT,
+    total_steps INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    error TEXT,
+    quality TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    updated_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_by_video ON tasks (video_key, created_at);
+CREATE TABLE IF NOT EXISTS videos (
+    video_key TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    plan TEXT,
+    plan_version INTEGER NOT NULL DEFAULT 0,
+    plan_object TEXT,
+    combined_version INTEGER NOT NULL DEFAULT 0,
+    combined TEXT,
+    status TEXT NOT NULL DEFAULT 'queued',
+    total_duration REAL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS videos_by_project ON videos (project_id);
+CREATE TABLE IF NOT EXISTS scenes (
+    video_key TEXT NOT NULL,
+    scene_number INTEGER NOT NULL,
+    scene_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    duration REAL,
+    assets TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (video_key, scene_number)
+);
+CREATE TABLE IF NOT EXISTS scene_versions (
+    video_key TEXT NOT NULL,
+    scene_number INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    assets TEXT NOT NULL,
+    duration REAL NOT NULL,
+    render_seconds REAL,
+    quality TEXT,
+    task_id TEXT,
+    run_id TEXT,
+    edit_prompt TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (video_key, scene_number, version)
+);
+"""
+
+TASK_FIELDS = {
+    "status", "progress", "message", "current_step", "total_steps", "result", "error",
+    "started_at", "completed_at",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class SqliteMetadataStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def ping(self) -> None:
+        self._conn().execute("SELECT 1").fetchone()
+
+    # --- videos ------------------------------------------------------------------------------
+
+    def register_video(self, video_key: str, project_id: str, session_id: str, request: dict) -> None:
+        now = now_iso()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO videos (video_key, project_id, session_id, request, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (video_key) DO UPDATE SET request = excluded.request,
+                     updated_at = excluded.updated_at""",
+                (video_key, project_id, session_id, json.dumps(request), now, now),
+            )
+
+    def get_video(self, video_key: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM videos WHERE video_key = ?", (video_key,)).fetchone()
+        return _decode(row, ("request", "plan", "plan_object", "combined")) if row else None
+
+    def save_plan(self, video_key: str, plan: dict, version: int, plan_object: dict) -> None:
+        with self._tx() as db:
+            db.execute(
+                """UPDATE videos SET plan = ?, plan_version = ?, plan_object = ?, status = 'progress',
+                   updated_at = ? WHERE video_key = ?""",
+                (json.dumps(plan), version, json.dumps(plan_object), now_iso(), video_key),
+            )
+
+    def save_combined(self, video_key: str, version: int, combined: dict, total_duration: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                """UPDATE videos SET combined_version = ?, combined = ?, total_duration = ?,
+                   status = 'completed', updated_at = ? WHERE video_key = ?""",
+                (version, json.dumps(combined), total_duration, now_iso(), video_key),
+            )
+
+    # --- scenes ------------------------------------------------------------------------------
+
+    def next_scene_version(self, video_key: str, scene_number: int) -> int:
+        row = self._conn().execute(
+            "SELECT MAX(version) FROM scene_versions WHERE video_key = ? AND scene_number = ?",
+            (video_key, scene_number),
+        ).fetchone()
+        return (row[0] or 0) + 1
+
+    def set_scene_status(
+        self, video_key: str, scene_number: int, scene_id: str, title: str, status: str,
+        error: str | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO scenes (video_key, scene_number, scene_id, title, status, error, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (video_key, scene_number) DO UPDATE SET status = excluded.status,
+                     title = excluded.title, error = excluded.error, updated_at = excluded.updated_at""",
+                (video_key, scene_number, scene_id, title, status, error, now_iso()),
+            )
+
+    def record_scene_version(
+        self, video_key: str, scene_number: int, scene_id: str, title: str, version: int,
+        assets: dict, duration: float, render_seconds: float, quality: str,
+        task_id: str | None, run_id: str | None, edit_prompt: str | None = None,
+    ) -> None:
+        """Append a version to the history and make it the scene's current one, atomically."""
+        now = now_iso()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO scene_versions (video_key, scene_number, version, assets, duration,
+                     render_seconds, quality, task_id, run_id, edit_prompt, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT DO NOTHING""",
+                (video_key, scene_number, version, json.dumps(assets), duration, render_seconds,
+                 quality, task_id, run_id, edit_prompt, now),
+            )
+            db.execute(
+                """INSERT INTO scenes (video_key, scene_number, scene_id, title, status, version,
+                     duration, assets, error, updated_at)
+                   VALUES (?, ?, ?, ?, 'completed', ?, ?, ?, NULL, ?)
+                   ON CONFLICT (video_key, scene_number) DO UPDATE SET status = 'completed',
+                     title = excluded.title, version = excluded.version, duration = excluded.duration,
+                     assets = excluded.assets, error = NULL, updated_at = excluded.updated_at""",
+                (video_key, scene_number, scene_id, title, version, duration, json.dumps(assets), now),
+            )
+
+    def get_scene(self, video_key: str, scene_number: int) -> dict | None:
+        row = self._conn().execute(
+            "SELECT * FROM scenes WHERE video_key = ? AND scene_number = ?", (video_key, scene_number)
+        ).fetchone()
+        return _decode(row, ("assets",)) if row else None
+
+    def list_scenes(self, video_key: str) -> list[dict]:
+        rows = self._conn().execute(
+            "SELECT * FROM scenes WHERE video_key = ? ORDER BY scene_number", (video_key,)
+        ).fetchall()
+        return [_decode(r, ("assets",)) for r in rows]
+
+    def scene_history(self, video_key: str, scene_number: int) -> list[dict]:
+        rows = self._conn().execute(
+            """SELECT * FROM scene_versions WHERE video_key = ? AND scene_number = ?
+               ORDER BY version""",
+            (video_key, scene_number),
+        ).fetchall()
+        return [_decode(r, ("assets",)) for r in rows]
+
+    def render_history(self, quality: str, limit: int = 50) -> list[float]:
+        """Recent render times (seconds) of scenes at a quality, for duration estimates."""
+        rows = self._conn().execute(
+            "SELECT render_seconds FROM scene_versions WHERE quality = ? AND render_seconds IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT ?",
+            (quality, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def create_task(
+        self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
+        total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
+    ) -> dict:
+        now = now_iso()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO tasks (task_id, kind, project_id, session_id, scene_id, video_key,
+                     status, message, total_steps, quality, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                   ON CONFLICT (task_id) DO NOTHING""",
+                (task_id, kind, project_id, session_id, scene_id, video_key, message, total_steps,
+                 quality, now, now),
+            )
+        task = self.get_task(task_id)
+        assert task is not None
+        return task
+
+    def update_task(self, task_id: str, **fields: Any) -> None:
+        unknown = set(fields) - TASK_FIELDS
+        if unknown:
+            raise ValueError(f"unknown task fields: {sorted(unknown)}")
+        if "result" in fields and fields["result"] is not None:
+            fields["result"] = json.dumps(fields["result"])
+        fields["updated_at"] = now_iso()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            # A finished task stays finished: late writes from a straggling run do not reopen it.
+            db.execute(
+                f"UPDATE tasks SET {cols} WHERE task_id = ? AND status NOT IN ('completed', 'cancelled')"
+                if fields.get("status") not in ("completed", "cancelled", "failed")
+                else f"UPDATE tasks SET {cols} WHERE task_id = ? AND status != 'cancelled'",
+                (*fields.values(), task_id),
+            )
+
+    def start_task(self, task_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                """UPDATE tasks SET started_at = COALESCE(started_at, ?), status = 'progress',
+                   updated_at = ? WHERE task_id = ? AND status = 'queued'""",
+                (now_iso(), now_iso(), task_id),
+            )
+
+    def get_task(self, task_id: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        return _decode(row, ("result",)) if row else None
+
+
+def _decode(row: sqlite3.Row, json_cols: tuple[str, ...]) -> dict:
+    out = dict(row)
+    for col in json_cols:
+        if out.get(col) is not None:
+            out[col] = json.loads(out[col])
+    return out

@@ -1,0 +1,236 @@
+"""Request models, ids and render presets shared by the pipeline, the CLI and the REST bridge.
+
+Plain pydantic: no Dagster import, so the bridge can validate requests without loading assets.
+Field names and defaults follow the user's API document (spec/video-generation-api.md).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Scene slots are static partitions; a video uses the first `scene_count` of them.
+MAX_SCENES = 12
+MAX_PROMPT_CHARS = 4000
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_ID_RE = re.compile(ID_PATTERN)
+# The video partition key joins the two ids with a character neither may contain, so it can be
+# split back without ambiguity, and it never contains Dagster's reserved `| , [ ]`.
+VIDEO_KEY_SEPARATOR = "."
+
+Quality = Literal["preview", "low", "medium", "high", "production"]
+Resolution = Literal["720p", "1080p", "1440p", "4k"]
+TaskStatus = Literal["queued", "progress", "completed", "failed", "cancelled"]
+
+QUALITIES: tuple[str, ...] = ("preview", "low", "medium", "high", "production")
+RESOLUTIONS: dict[str, tuple[int, int]] = {
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "1440p": (2560, 1440),
+    "4k": (3840, 2160),
+}
+
+
+@dataclass(frozen=True)
+class RenderPreset:
+    """What a quality name means when resolution and fps are not given."""
+
+    manim_flag: str
+    width: int
+    height: int
+    fps: int
+
+
+# preview/high map to Manim's own -ql/-qh presets; medium is the spec's example (1080p, 30 fps).
+PRESETS: dict[str, RenderPreset] = {
+    "preview": RenderPreset("l", 854, 480, 15),
+    "low": RenderPreset("m", 1280, 720, 30),
+    "medium": RenderPreset("h", 1920, 1080, 30),
+    "high": RenderPreset("h", 1920, 1080, 60),
+    "production": RenderPreset("p", 2560, 1440, 60),
+}
+
+
+def validate_id(value: str, field: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ValueError(
+            f"{field} must be 1-64 characters of letters, digits, '_' or '-' (got {value!r})"
+        )
+    return value
+
+
+def new_session_id() -> str:
+    return "session_" + uuid.uuid4().hex[:12]
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex
+
+
+def video_key(project_id: str, session_id: str) -> str:
+    """The `videos` partition key of one video."""
+    validate_id(project_id, "project_id")
+    validate_id(session_id, "session_id")
+    return f"{project_id}{VIDEO_KEY_SEPARATOR}{session_id}"
+
+
+def split_video_key(key: str) -> tuple[str, str]:
+    project_id, sep, session_id = key.partition(VIDEO_KEY_SEPARATOR)
+    if not sep:
+        raise ValueError(f"not a video partition key: {key!r} (expected 'project.session')")
+    return validate_id(project_id, "project_id"), validate_id(session_id, "session_id")
+
+
+def slot_key(scene_number: int) -> str:
+    """The scene-slot partition key of a 1-based scene number: 1 -> '01'."""
+    if not 1 <= scene_number <= MAX_SCENES:
+        raise ValueError(f"scene_number must be between 1 and {MAX_SCENES} (got {scene_number})")
+    return f"{scene_number:02d}"
+
+
+SCENE_SLOTS: list[str] = [slot_key(n) for n in range(1, MAX_SCENES + 1)]
+
+
+def scene_id(session_id: str, scene_number: int) -> str:
+    """The spec's scene id form: `session_123_scene_1`."""
+    return f"{session_id}_scene_{scene_number}"
+
+
+_SCENE_ID_RE = re.compile(r"^(?P<session>[A-Za-z0-9_-]{1,64})_scene_(?P<n>[0-9]{1,2})$")
+
+
+def parse_scene_id(value: str) -> tuple[str, int]:
+    m = _SCENE_ID_RE.match(value or "")
+    if not m:
+        raise ValueError(f"scene_id must look like '<session_id>_scene_<n>' (got {value!r})")
+    n = int(m.group("n"))
+    slot_key(n)
+    return m.group("session"), n
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ModelConfig(_Strict):
+    planner_model: str = "gpt-4o-mini"
+    scene_model: str | None = None
+    helper_model: str | None = None
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(4000, ge=1, le=200_000)
+    use_rag: bool = False
+    use_visual_fix: bool = False
+
+
+class RenderConfig(_Strict):
+    quality: Quality = "medium"
+    # None means "what the quality preset says"; the spec's example values are medium's preset.
+    resolution: Resolution | None = None
+    fps: int | None = Field(None, ge=15, le=60)
+    max_scene_duration: float = Field(30.0, gt=0, le=600)
+    use_hardware_acceleration: bool = False
+    max_retries: int = Field(3, ge=0, le=10)
+
+    def output_format(self) -> tuple[int, int, int]:
+        """(width, height, fps) that the renderer will produce."""
+        preset = PRESETS[self.quality]
+        width, height = (
+            RESOLUTIONS[self.resolution] if self.resolution else (preset.width, preset.height)
+        )
+        return width, height, self.fps or preset.fps
+
+
+class S3Config(_Strict):
+    bucket_name: str | None = None
+    base_prefix: str = "projects/"
+    public_base_url: str | None = None
+    enable_versioning: bool = True
+    storage_class: str = "STANDARD"
+
+    @field_validator("base_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v and (".." in v.split("/") or v.startswith("/")):
+            raise ValueError("base_prefix must be a relative key prefix without '..'")
+        if v and not v.endswith("/"):
+            v += "/"
+        return v
+
+
+class GenerateRequest(_Strict):
+    project_id: str
+    content_prompt: str
+    scene_count: int = 3
+    session_id: str | None = None
+    # `model_config` is the spec's field name; pydantic reserves the attribute, hence the alias.
+    llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
+    render_config: RenderConfig = Field(default_factory=RenderConfig)
+    s3_config: S3Config = Field(default_factory=S3Config)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    @field_validator("project_id")
+    @classmethod
+    def _project(cls, v: str) -> str:
+        return validate_id(v, "project_id")
+
+    @field_validator("session_id")
+    @classmethod
+    def _session(cls, v: str | None) -> str | None:
+        return None if v is None else validate_id(v, "session_id")
+
+    @field_validator("content_prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        v = clean_prompt(v)
+        if not v:
+            raise ValueError("content_prompt must not be empty")
+        if len(v) > MAX_PROMPT_CHARS:
+            raise ValueError(f"content_prompt is {len(v)} characters; the limit is {MAX_PROMPT_CHARS}")
+        return v
+
+    @field_validator("scene_count")
+    @classmethod
+    def _count(cls, v: int) -> int:
+        if not 1 <= v <= MAX_SCENES:
+            raise ValueError(f"scene_count must be between 1 and {MAX_SCENES} (got {v})")
+        return v
+
+    def with_session(self) -> GenerateRequest:
+        return self if self.session_id else self.model_copy(update={"session_id": new_session_id()})
+
+    @property
+    def video_key(self) -> str:
+        assert self.session_id, "call with_session() first"
+        return video_key(self.project_id, self.session_id)
+
+    def to_stored(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_prompt(text: str) -> str:
+    """Prompts are data: drop control characters (newlines and tabs kept) and outer whitespace."""
+    return _CONTROL.sub("", text or "").strip()
+
+
+def format_validation_error(exc: Exception) -> str:
+    """One line per failing field, naming it: `render_config.fps: ...`."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "request"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)

@@ -1,0 +1,414 @@
+"""The generation workflow's steps as plain functions: plan, produce one scene, combine.
+
+Dagster assets are thin wrappers around these (see `assets/`); the CLI and tests call the same
+code through the assets. Each step reads its inputs from the object and metadata stores, writes
+its artifacts under versioned keys, and reports task progress as it goes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from videogen_dagster import media
+from videogen_dagster.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.models import GenerateRequest, scene_id, split_video_key
+from videogen_dagster.objectstore import (
+    ObjectStore,
+    StoredObject,
+    plan_key,
+    scene_object_key,
+    video_object_key,
+)
+from videogen_dagster.planning import ScenePlan, VideoPlan, plan_offline
+from videogen_dagster.rendering import RenderError, RenderResult, latex_available, render_scene
+
+SCENE_FILES = {"source": "scene.py", "video": "scene.mp4", "thumbnail": "thumbnail.jpg", "subtitles": "subtitles.srt"}
+DURATION_TOLERANCE = 0.1
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+Planner = Callable[[GenerateRequest], VideoPlan]
+Coder = Callable[[ScenePlan, GenerateRequest], GeneratedScene]
+
+
+def offline_planner(request: GenerateRequest) -> VideoPlan:
+    assert request.session_id
+    return plan_offline(
+        request.project_id, request.session_id, request.content_prompt, request.scene_count,
+        latex_available(),
+    )
+
+
+def template_coder(plan: ScenePlan, request: GenerateRequest) -> GeneratedScene:
+    return generate_scene_code(plan, request.render_config.max_scene_duration)
+
+
+def offline_fix(plan: ScenePlan, error: RenderError) -> ScenePlan | None:
+    """The template coder's one repair: drop LaTeX when a LaTeX scene failed. None = no fix."""
+    if plan.visual.get("use_latex"):
+        return plan.model_copy(update={"visual": {**plan.visual, "use_latex": False}})
+    return None
+
+
+@dataclass
+class Services:
+    """The collaborators a step needs; resources build one of these per run."""
+
+    store: ObjectStore
+    meta: SqliteMetadataStore
+    base_prefix: str
+    workdir: Path
+    planner: Planner = offline_planner
+    coder: Coder = template_coder
+    render_timeout: float = 300.0
+    renderer: Callable[..., RenderResult] = field(default=render_scene)
+
+
+def total_steps(scene_count: int) -> int:
+    """plan + one per scene + combine + manifest."""
+    return scene_count + 3
+
+
+def load_request(meta: SqliteMetadataStore, video_key: str) -> GenerateRequest:
+    video = meta.get_video(video_key)
+    if video is None:
+        raise PipelineError(
+            f"video {video_key!r} is not registered: start it with `videogen generate` or the "
+            "REST API, or give content_prompt in the scene_plan run config"
+        )
+    return GenerateRequest.model_validate(video["request"])
+
+
+def load_plan(meta: SqliteMetadataStore, video_key: str) -> VideoPlan:
+    video = meta.get_video(video_key)
+    if not video or not video.get("plan"):
+        raise PipelineError(f"video {video_key!r} has no plan yet: materialise scene_plan first")
+    return VideoPlan.model_validate(video["plan"])
+
+
+def _progress(meta: SqliteMetadataStore, task_id: str | None, done: int, total: int, **fields) -> None:
+    if task_id:
+        meta.update_task(task_id, progress=min(100, int(100 * done / max(total, 1))), total_steps=total, **fields)
+
+
+# --- step 1: plan ----------------------------------------------------------------------------
+
+
+@dataclass
+class PlanOutcome:
+    plan: VideoPlan
+    version: int
+    obj: StoredObject
+
+
+def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
+    request = load_request(svc.meta, video_key)
+    total = total_steps(request.scene_count)
+    if task_id:
+        svc.meta.start_task(task_id)
+        _progress(svc.meta, task_id, 0, total, message="Planning scenes...", current_step="planning")
+    plan = svc.planner(request)
+    video = svc.meta.get_video(video_key) or {}
+    version = int(video.get("plan_version") or 0) + 1
+    key = plan_key(svc.base_prefix, request.project_id, plan.session_id, version)
+    obj = svc.store.put_bytes(key, plan.model_dump_json(indent=2).encode())
+    svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
+    for s in plan.scenes:
+        svc.meta.set_scene_status(video_key, s.scene_number, scene_id(plan.session_id, s.scene_number), s.title, "queued")
+    _progress(
+        svc.meta, task_id, 1, total,
+        message=f"Planned {plan.scene_count} scenes; rendering...", current_step="planned",
+    )
+    return PlanOutcome(plan, version, obj)
+
+
+# --- step 2: one scene -------------------------------------------------------------------------
+
+
+@dataclass
+class SceneOutcome:
+    scene_number: int
+    version: int
+    objects: dict[str, StoredObject]
+    info: media.VideoInfo
+    render_seconds: float
+    attempts: int
+    coder: str
+    errors: list[str]
+
+
+def _count_done(meta: SqliteMetadataStore, video_key: str, plan: VideoPlan) -> int:
+    return sum(1 for s in meta.list_scenes(video_key) if s["status"] == "completed" and s["scene_number"] <= plan.scene_count)
+
+
+def run_scene(
+    svc: Services, video_key: str, scene_number: int, task_id: str | None, run_id: str | None,
+) -> SceneOutcome:
+    request = load_request(svc.meta, video_key)
+    plan = load_plan(svc.meta, video_key)
+    if scene_number > plan.scene_count:
+        raise PipelineError(
+            f"video {video_key!r} has {plan.scene_count} scenes; slot {scene_number:02d} is unused"
+        )
+    scene_plan = plan.scene(scene_number)
+    sid = scene_id(plan.session_id, scene_number)
+    total = total_steps(plan.scene_count)
+    if task_id:
+        svc.meta.start_task(task_id)
+        _progress(
+            svc.meta, task_id, 1 + _count_done(svc.meta, video_key, plan), total,
+            message=f"Rendering scene {scene_number} of {plan.scene_count}...",
+            current_step=f"render_scene_{scene_number}",
+        )
+    svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "rendering")
+    work = Path(tempfile.mkdtemp(prefix=f"scene{scene_number:02d}-", dir=_ensure(svc.workdir)))
+    errors: list[str] = []
+    try:
+        attempt, current = 0, scene_plan
+        max_attempts = 1 + request.render_config.max_retries
+        while True:
+            attempt += 1
+            generated = svc.coder(current, request)
+            try:
+                result = svc.renderer(
+                    generated.code, generated.class_name, work / f"attempt{attempt}",
+                    request.render_config, timeout=svc.render_timeout,
+                )
+                break
+            except RenderError as exc:
+                errors.append(f"attempt {attempt}: {exc}")
+                fixed = offline_fix(current, exc) if attempt < max_attempts else None
+                if fixed is None:
+                    raise PipelineError(
+                        f"scene {scene_number} failed after {attempt} attempt(s): {exc}\n{exc.log[-1500:]}"
+                    ) from exc
+                current = fixed
+        outcome = _store_scene(svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id)
+        outcome.attempts, outcome.errors = attempt, errors
+    except Exception as exc:
+        svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "failed", error=str(exc)[:4000])
+        if task_id:
+            svc.meta.update_task(
+                task_id, status="failed", error=f"scene {scene_number}: {exc}"[:4000],
+                message=f"Scene {scene_number} of {plan.scene_count} failed",
+            )
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _progress(
+        svc.meta, task_id, 1 + _count_done(svc.meta, video_key, plan), total,
+        message=f"Rendered scene {scene_number} of {plan.scene_count}",
+        current_step=f"render_scene_{scene_number}",
+    )
+    return outcome
+
+
+def _store_scene(
+    svc: Services, plan: VideoPlan, scene_plan: ScenePlan, video_key: str, sid: str,
+    generated: GeneratedScene, result: RenderResult, work: Path, request: GenerateRequest,
+    task_id: str | None, run_id: str | None,
+) -> SceneOutcome:
+    n = scene_plan.scene_number
+    info = result.info
+    # The frame just before the outro shows the scene at its fullest.
+    thumb = media.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
+    cues = media.fit_cues(generated.cues, info.duration)
+    srt = work / "subtitles.srt"
+    srt.write_text(media.to_srt(cues), encoding="utf-8")
+    source = work / "scene.py"
+    source.write_text(generated.code, encoding="utf-8")
+    version = svc.meta.next_scene_version(video_key, n)
+    files = {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
+    objects = {
+        kind: svc.store.put_file(
+            scene_object_key(svc.base_prefix, plan.project_id, plan.session_id, n, version, SCENE_FILES[kind]), path
+        )
+        for kind, path in files.items()
+    }
+    assets = {k: o.as_dict() for k, o in objects.items()}
+    assets["video"]["media"] = info.as_metadata()
+    # Only after every object is written does the record point at them.
+    svc.meta.record_scene_version(
+        video_key, n, sid, scene_plan.title, version, assets, info.duration, result.seconds,
+        request.render_config.quality, task_id, run_id,
+    )
+    return SceneOutcome(n, version, objects, info, result.seconds, 1, generated.coder, [])
+
+
+# --- step 3: combine ---------------------------------------------------------------------------
+
+
+@dataclass
+class CombineOutcome:
+    version: int
+    video: StoredObject
+    subtitles_srt: StoredObject
+    subtitles_vtt: StoredObject
+    manifest: StoredObject
+    info: media.VideoInfo
+    method: str
+    result: dict
+
+
+def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome:
+    plan = load_plan(svc.meta, video_key)
+    total = total_steps(plan.scene_count)
+    scenes = {s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}
+    missing = [
+        n for n in range(1, plan.scene_count + 1)
+        if n not in scenes or scenes[n]["status"] != "completed" or not scenes[n].get("assets")
+    ]
+    if missing:
+        raise PipelineError(
+            f"video {video_key!r} cannot be joined: scene(s) {missing} of {plan.scene_count} "
+            "are not rendered (the plan names exactly which scenes must exist)"
+        )
+    if task_id:
+        _progress(svc.meta, task_id, total - 2, total, message="Combining scenes...", current_step="combine")
+    work = Path(tempfile.mkdtemp(prefix="combine-", dir=_ensure(svc.workdir)))
+    try:
+        parts, cue_sets = [], []
+        for n in range(1, plan.scene_count + 1):
+            assets = scenes[n]["assets"]
+            local = svc.store.download(assets["video"]["key"], work / f"{n:02d}.mp4")
+            parts.append(local)
+            cues = media.parse_srt(svc.store.get_bytes(assets["subtitles"]["key"]).decode())
+            cue_sets.append((cues, media.probe(local).duration))
+        out = work / "combined.mp4"
+        method = media.concat(parts, out)
+        info = media.probe(out)
+        expected = sum(d for _, d in cue_sets)
+        if abs(info.duration - expected) > DURATION_TOLERANCE:
+            raise PipelineError(
+                f"joined video lasts {info.duration:.3f}s but its scenes add up to {expected:.3f}s"
+            )
+        cues = media.offset_cues(cue_sets)
+        video = svc.meta.get_video(video_key) or {}
+        version = int(video.get("combined_version") or 0) + 1
+        p, s = plan.project_id, plan.session_id
+        vid = svc.store.put_file(video_object_key(svc.base_prefix, p, s, version, "combined.mp4"), out)
+        srt = svc.store.put_bytes(video_object_key(svc.base_prefix, p, s, version, "subtitles.srt"), media.to_srt(cues).encode())
+        vtt = svc.store.put_bytes(video_object_key(svc.base_prefix, p, s, version, "subtitles.vtt"), media.to_vtt(cues).encode())
+        if task_id:
+            _progress(svc.meta, task_id, total - 1, total, message="Writing manifest...", current_step="manifest")
+        combined = {
+            "version": version, "video": {**vid.as_dict(), "media": info.as_metadata()},
+            "subtitles_srt": srt.as_dict(), "subtitles_vtt": vtt.as_dict(), "join_method": method,
+        }
+        manifest_data = build_manifest(svc, plan, video, scenes, combined)
+        man = svc.store.put_bytes(
+            video_object_key(svc.base_prefix, p, s, version, "manifest.json"),
+            json.dumps(manifest_data, indent=2).encode(),
+        )
+        combined["manifest"] = man.as_dict()
+        svc.meta.save_combined(video_key, version, combined, info.duration)
+        result = build_result(svc.meta, svc.store, video_key, task_id)
+        if task_id:
+            svc.meta.update_task(
+                task_id, status="completed", progress=100, message="Video generation completed",
+                current_step="completed", result=result, completed_at=now_iso(), total_steps=total,
+            )
+        return CombineOutcome(version, vid, srt, vtt, man, info, method, result)
+    except Exception as exc:
+        if task_id:
+            svc.meta.update_task(task_id, status="failed", error=f"combine: {exc}"[:4000], message="Combining scenes failed")
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, combined: dict) -> dict:
+    request = GenerateRequest.model_validate(video["request"])
+    width, height, fps = request.render_config.output_format()
+    return {
+        "manifest_version": 1,
+        "project_id": plan.project_id,
+        "session_id": plan.session_id,
+        "prompt": plan.prompt,
+        "topic": plan.topic,
+        "planner": plan.planner,
+        "coder": svc.coder.__name__ if hasattr(svc.coder, "__name__") else str(svc.coder),
+        "source": plan.source,
+        "render": {"quality": request.render_config.quality, "width": width, "height": height, "fps": fps},
+        "plan": {"version": video.get("plan_version"), **(video.get("plan_object") or {})},
+        "scenes": [
+            {
+                "scene_id": scenes[n]["scene_id"],
+                "scene_number": n,
+                "title": scenes[n]["title"],
+                "version": scenes[n]["version"],
+                "duration": scenes[n]["duration"],
+                "assets": scenes[n]["assets"],
+            }
+            for n in range(1, plan.scene_count + 1)
+        ],
+        "combined": combined,
+        "created_at": now_iso(),
+    }
+
+
+def build_result(meta: SqliteMetadataStore, store: ObjectStore, video_key: str, task_id: str | None = None) -> dict:
+    """The spec's task result for a video, with URLs made now (never stored)."""
+    project_id, session_id = split_video_key(video_key)
+    video = meta.get_video(video_key) or {}
+    plan = VideoPlan.model_validate(video["plan"]) if video.get("plan") else None
+    count = plan.scene_count if plan else 0
+    by_number = {s["scene_number"]: s for s in meta.list_scenes(video_key)}
+    scenes = []
+    for n in range(1, count + 1):
+        s = by_number.get(n)
+        assets = (s or {}).get("assets") or {}
+        url = lambda kind: store.url(assets[kind]["key"]) if kind in assets else None  # noqa: E731
+        scenes.append({
+            "scene_id": scene_id(session_id, n),
+            "scene_number": n,
+            "title": (s or {}).get("title") or plan.scene(n).title,
+            "duration": (s or {}).get("duration"),
+            "status": (s or {}).get("status", "queued"),
+            "s3_video_url": url("video"),
+            "s3_source_url": url("source"),
+            "s3_thumbnail_url": url("thumbnail"),
+            "s3_subtitles_url": url("subtitles"),
+            "version": (s or {}).get("version", 0),
+            "error": (s or {}).get("error"),
+        })
+    combined = video.get("combined") or {}
+    task = meta.get_task(task_id) if task_id else None
+    started = (task or {}).get("started_at") or (task or {}).get("created_at")
+    completed_at = (task or {}).get("completed_at") or video.get("updated_at") or now_iso()
+    gen_time = None
+    if started:
+        gen_time = round((_parse(completed_at) - _parse(started)).total_seconds(), 1)
+    return {
+        "project_id": project_id,
+        "session_id": session_id,
+        "status": "completed" if combined and all(s["status"] == "completed" for s in scenes) else video.get("status", "queued"),
+        "scene_count": count,
+        "scenes": scenes,
+        "total_duration": round(video.get("total_duration") or sum(s["duration"] or 0 for s in scenes), 3),
+        "s3_combined_video_url": store.url(combined["video"]["key"]) if combined else None,
+        "s3_subtitles_url": store.url(combined["subtitles_srt"]["key"]) if combined else None,
+        "s3_manifest_url": store.url(combined["manifest"]["key"]) if combined.get("manifest") else None,
+        "combined_version": combined.get("version"),
+        "generation_time_seconds": gen_time,
+        "completed_at": completed_at,
+    }
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

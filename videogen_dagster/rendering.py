@@ -1,0 +1,133 @@
+"""Manim rendering in a subprocess: quality/resolution/fps mapping, timeout, probing the output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from videogen_dagster.media import MediaError, VideoInfo, probe
+from videogen_dagster.models import PRESETS, RenderConfig
+
+
+class RenderError(RuntimeError):
+    """A render that failed; `log` holds the tail of Manim's output for the fix loop."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    video: Path
+    info: VideoInfo
+    seconds: float
+    command: list[str]
+
+
+def latex_available() -> bool:
+    """MathTex/Tex need `latex` and `dvisvgm` on PATH."""
+    return shutil.which("latex") is not None and shutil.which("dvisvgm") is not None
+
+
+def uses_latex(code: str) -> bool:
+    return any(tok in code for tok in ("MathTex(", "Tex(", "BulletedList(", "Title("))
+
+
+def manim_command(source: Path, class_name: str, media_dir: Path, render: RenderConfig) -> list[str]:
+    width, height, fps = render.output_format()
+    return [
+        sys.executable,
+        "-m",
+        "manim",
+        "render",
+        "-q",
+        PRESETS[render.quality].manim_flag,
+        "-r",
+        f"{width},{height}",
+        "--fps",
+        str(fps),
+        "--format",
+        "mp4",
+        "--media_dir",
+        str(media_dir),
+        "-o",
+        "scene",
+        "--disable_caching",
+        "--progress_bar",
+        "none",
+        "-v",
+        "WARNING",
+        str(source),
+        class_name,
+    ]
+
+
+def render_scene(
+    code: str,
+    class_name: str,
+    workdir: Path,
+    render: RenderConfig,
+    timeout: float = 300.0,
+) -> RenderResult:
+    """Write `code` to workdir/scene.py, render `class_name`, return the probed mp4."""
+    if uses_latex(code) and not latex_available():
+        raise RenderError(
+            "this scene uses LaTeX (MathTex/Tex) but `latex`/`dvisvgm` are not installed: "
+            "run `make deps` (apt-get install texlive-latex-base dvisvgm ...)"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / "scene.py"
+    source.write_text(code, encoding="utf-8")
+    media_dir = workdir / "media"
+    shutil.rmtree(media_dir, ignore_errors=True)
+    cmd = manim_command(source, class_name, media_dir, render)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    # Own process group, so a timeout kills Manim and the ffmpeg/latex children it started.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        raise RenderError(f"render of {class_name} exceeded the {timeout:.0f}s wall-clock limit", output[-3000:]) from None
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RenderError(
+            f"manim exited with code {proc.returncode} rendering {class_name}", _trim(output)
+        )
+    videos = [p for p in media_dir.rglob("scene.mp4") if "partial_movie_files" not in p.parts]
+    if not videos:
+        raise RenderError(f"manim produced no video for {class_name}", _trim(output))
+    try:
+        info = probe(videos[0])
+    except MediaError as exc:
+        raise RenderError(str(exc), _trim(output)) from exc
+    if info.duration <= 0:
+        raise RenderError(f"the video of {class_name} is empty (duration 0)", _trim(output))
+    width, height, _ = render.output_format()
+    if (info.width, info.height) != (width, height):
+        raise RenderError(
+            f"expected {width}x{height}, manim produced {info.width}x{info.height}", _trim(output)
+        )
+    return RenderResult(video=videos[0], info=info, seconds=seconds, command=cmd)
+
+
+def _trim(output: str, limit: int = 3000) -> str:
+    """The end of Manim's output, where the traceback is."""
+    return output[-limit:]

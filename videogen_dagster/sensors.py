@@ -1,0 +1,133 @@
+"""The chain sensor: plan -> scenes -> combine, advanced inside Dagster.
+
+It reads materialisations from the event log (not run launches), so a scene re-materialised
+from the UI re-joins its video too, and a daemon restart resumes from the stored cursor.
+Run keys make every request idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from videogen_dagster.jobs import combine_job, scene_job
+from videogen_dagster.models import slot_key
+from videogen_dagster.tags import DRIVER_TAG, KIND_TAG, TASK_TAG
+
+PLAN = dg.AssetKey("scene_plan")
+SCENE_VIDEO = dg.AssetKey("scene_video")
+COMBINED = dg.AssetKey("combined_video")
+BATCH = 200
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def _run_tags(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    run = instance.get_run_by_id(run_id)
+    return dict(run.tags) if run else {}
+
+
+def _scene_count(record: dg.EventLogRecord) -> int:
+    mat = record.asset_materialization
+    assert mat is not None
+    return int(mat.metadata["scene_count"].value)  # type: ignore[arg-type]
+
+
+def scene_requests(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> list[dg.RunRequest]:
+    """One scene run per planned slot, after a plan materialisation."""
+    video = record.partition_key
+    assert video
+    tags = _run_tags(instance, record.run_id)
+    if tags.get(DRIVER_TAG) == "cli":
+        return []
+    passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
+    return [
+        dg.RunRequest(
+            run_key=f"scene:{video}:{slot_key(n)}:{record.storage_id}",
+            job_name=scene_job.name,
+            partition_key=dg.MultiPartitionKey({"scene": slot_key(n), "video": video}),
+            tags={**passed, KIND_TAG: "scene"},
+        )
+        for n in range(1, _scene_count(record) + 1)
+    ]
+
+
+def combine_request(instance: dg.DagsterInstance, video: str) -> dg.RunRequest | None:
+    """A combine run once every planned scene is newer than the plan and none is in flight."""
+    plan = _latest(instance, PLAN, video)
+    if plan is None:
+        return None
+    latest_scenes = []
+    for n in range(1, _scene_count(plan) + 1):
+        rec = _latest(instance, SCENE_VIDEO, f"{slot_key(n)}|{video}")
+        if rec is None or rec.storage_id < plan.storage_id:
+            return None
+        latest_scenes.append(rec)
+    newest = max(latest_scenes, key=lambda r: r.storage_id)
+    combined = _latest(instance, COMBINED, video)
+    if combined is not None and combined.storage_id > newest.storage_id:
+        return None
+    in_flight = instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/partition/video": video, KIND_TAG: "scene"}, statuses=_ACTIVE), limit=1
+    )
+    if in_flight:
+        return None
+    tags = _run_tags(instance, newest.run_id)
+    if tags.get(DRIVER_TAG) == "cli":
+        return None
+    passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
+    return dg.RunRequest(
+        run_key=f"combine:{video}:{newest.storage_id}",
+        job_name=combine_job.name,
+        partition_key=video,
+        tags={**passed, KIND_TAG: "combine"},
+    )
+
+
+@dg.sensor(
+    jobs=[scene_job, combine_job],
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def video_chain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """Launches scene runs after a plan, and the join once all of a video's scenes are new."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    instance = context.instance
+    requests: list[dg.RunRequest] = []
+
+    plans = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=PLAN, after_storage_id=cursor.get("plan", 0)), limit=BATCH, ascending=True
+    ).records
+    for rec in plans:
+        requests += scene_requests(instance, rec)
+
+    scenes = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=SCENE_VIDEO, after_storage_id=cursor.get("scene", 0)), limit=BATCH, ascending=True
+    ).records
+    videos = []
+    for rec in scenes:
+        video = rec.partition_key.split("|", 1)[1] if rec.partition_key else None
+        if video and video not in videos:
+            videos.append(video)
+    for video in videos:
+        req = combine_request(instance, video)
+        if req is not None:
+            requests.append(req)
+
+    if plans:
+        cursor["plan"] = plans[-1].storage_id
+    if scenes:
+        cursor["scene"] = scenes[-1].storage_id
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))

@@ -1,0 +1,12 @@
+"""Run tags and job names shared by the assets, the sensor, the CLI and the REST bridge."""
+
+TASK_TAG = "videogen/task_id"
+# Who advances the chain: "cli" runs are driven by `videogen generate` itself; anything else
+# (UI, REST bridge, schedules) is advanced by the chain sensor.
+DRIVER_TAG = "videogen/driver"
+# The step kind: "plan", "scene" or "combine". dagster.yaml caps concurrent "scene" runs.
+KIND_TAG = "videogen/kind"
+
+PLAN_JOB = "plan_job"
+SCENE_JOB = "scene_job"
+COMBINE_JOB = "combine_job"
