@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import time
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -104,7 +104,9 @@ def _run_step(job_name: str, partition: str, tags: dict[str, str]) -> bool:
         key = dg.MultiPartitionKey({"scene": scene, "video": video})
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=key, tags=tags, raise_on_error=False
+            instance=instance, partition_key=key, tags=tags, raise_on_error=False,
+            # Progress goes to stderr as [videogen] lines; the full event log is in the UI.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     return result.success
 

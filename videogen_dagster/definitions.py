@@ -33,9 +33,13 @@ def default_resources(base: Path | None = None) -> dict:
     }
 
 
-defs = dg.Definitions(
-    assets=[scene_plan, scene_assets, video_outputs],
-    jobs=[plan_job, scene_job, combine_job],
-    sensors=[video_chain_sensor],
-    resources=default_resources(),
-)
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[scene_plan, scene_assets, video_outputs],
+        jobs=[plan_job, scene_job, combine_job],
+        sensors=[video_chain_sensor],
+        resources=resources or default_resources(),
+    )
+
+
+defs = build_definitions()

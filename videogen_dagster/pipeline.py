@@ -368,17 +368,17 @@ def build_result(meta: SqliteMetadataStore, store: ObjectStore, video_key: str, 
     for n in range(1, count + 1):
         s = by_number.get(n)
         assets = (s or {}).get("assets") or {}
-        url = lambda kind: store.url(assets[kind]["key"]) if kind in assets else None  # noqa: E731
+        urls = {kind: store.url(a["key"]) for kind, a in assets.items()}
         scenes.append({
             "scene_id": scene_id(session_id, n),
             "scene_number": n,
             "title": (s or {}).get("title") or plan.scene(n).title,
             "duration": (s or {}).get("duration"),
             "status": (s or {}).get("status", "queued"),
-            "s3_video_url": url("video"),
-            "s3_source_url": url("source"),
-            "s3_thumbnail_url": url("thumbnail"),
-            "s3_subtitles_url": url("subtitles"),
+            "s3_video_url": urls.get("video"),
+            "s3_source_url": urls.get("source"),
+            "s3_thumbnail_url": urls.get("thumbnail"),
+            "s3_subtitles_url": urls.get("subtitles"),
             "version": (s or {}).get("version", 0),
             "error": (s or {}).get("error"),
         })

@@ -174,7 +174,14 @@ def wrapped(sentence: str, width: int = 44, limit: int = 88) -> str:
 def key_terms(text: str, exclude: set[str], n: int = 4) -> list[str]:
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", text)]
     counts = Counter(w.lower() for w in words if w.lower() not in _STOP and w.lower() not in exclude)
-    return [w.capitalize() for w, _ in counts.most_common(n)]
+    out: list[str] = []
+    for word, _ in counts.most_common():
+        stem = word.rstrip("s")
+        if all(o.lower().rstrip("s") != stem for o in out):
+            out.append(word.capitalize())
+        if len(out) == n:
+            break
+    return out
 
 
 _PLOTS = [
@@ -273,8 +280,12 @@ def plan_offline(
         scene_number=scene_count,
         title="Summary",
         kind="summary",
-        narration=[f"To sum up {topic}:"] + [headline(f, 60) + "." for f in facts[:3]],
-        visual={"points": [headline(f, 40) for f in facts[:3]]},
+        narration=[f"To sum up {topic}:"]
+        + [headline(f, 90) + "." for f in facts[:3]]
+        + ([f"And the formula to remember: {equation[0]}."] if equation else []),
+        visual={
+            "points": [wrapped(f, 50, 96) for f in facts[:3]] + ([equation[0]] if equation else [])
+        },
     )
     if scene_count == 1:
         only = ScenePlan(

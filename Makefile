@@ -1,0 +1,56 @@
+# videogen_dagster: `make demo` makes a real video on a fresh machine; `make test` runs the suite.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster
+DEMO_PROMPT ?= Explain the Pythagorean theorem
+DEMO_SCENES ?= 3
+WEB_PORT ?= 3000
+
+.PHONY: deps system-deps venv demo up test test-fast lint bench clean
+
+deps: system-deps venv
+
+system-deps:
+	@bash scripts/install-system.sh
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $@
+
+demo: deps $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/videogen generate "$(DEMO_PROMPT)" --scenes $(DEMO_SCENES) --quality preview --project demo
+
+# Dagster webserver (http://127.0.0.1:$(WEB_PORT)) and daemon on the ./var/dagster instance.
+up: deps $(DAGSTER_HOME)/dagster.yaml
+	@echo "Dagster UI: http://127.0.0.1:$(WEB_PORT)  (Ctrl-C stops everything)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/dagster-daemon run -w workspace.yaml & \
+	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p $(WEB_PORT) & \
+	wait
+
+test: deps
+	$(BIN)/ruff check videogen_dagster api_bridge tests bench
+	$(BIN)/pytest -q
+
+test-fast: venv
+	$(BIN)/pytest -q -m "not slow"
+
+lint: venv
+	$(BIN)/ruff check videogen_dagster api_bridge tests bench
+	$(BIN)/ruff format --check videogen_dagster api_bridge tests bench
+
+bench: deps
+	$(BIN)/python bench/bench_generate.py
+
+clean:
+	rm -rf var bench/out

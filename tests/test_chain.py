@@ -1,0 +1,99 @@
+"""The chain inside Dagster: plan -> scenes -> combine, and a re-materialised scene re-joins."""
+
+import dagster as dg
+import pytest
+
+from videogen_dagster.definitions import build_definitions, default_resources
+from videogen_dagster.models import GenerateRequest
+from videogen_dagster.pipeline import PipelineError
+from videogen_dagster.sensors import video_chain_sensor
+from videogen_dagster.tags import TASK_TAG
+
+pytestmark = pytest.mark.slow
+
+VIDEO = "chain.s1"
+
+
+def _tick(instance, defs, cursor):
+    ctx = dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+    result = video_chain_sensor(ctx)
+    return result.run_requests or [], result.cursor
+
+
+def _execute(defs, instance, request: dg.RunRequest):
+    job = defs.resolve_job_def(request.job_name)
+    key = request.partition_key
+    if "|" in key:
+        scene, video = key.split("|")
+        key = dg.MultiPartitionKey({"scene": scene, "video": video})
+    return job.execute_in_process(instance=instance, partition_key=key, tags=request.tags)
+
+
+def test_chain_advances_and_rejoins(var_dir):
+    resources = default_resources(var_dir)
+    defs = build_definitions(resources)
+    meta = resources["metadata"].get_store()
+    req = GenerateRequest.model_validate({
+        "project_id": "chain", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
+        "scene_count": 2, "render_config": {"quality": "preview", "max_scene_duration": 4},
+    })
+    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
+    meta.create_task("t1", "generate", "chain", "s1", VIDEO, 5, "preview")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", [VIDEO])
+        defs.resolve_job_def("plan_job").execute_in_process(
+            instance=instance, partition_key=VIDEO, tags={TASK_TAG: "t1"}
+        )
+        requests, cursor = _tick(instance, defs, None)
+        assert sorted(r.partition_key for r in requests) == ["01|chain.s1", "02|chain.s1"]
+        assert all(r.job_name == "scene_job" and r.tags[TASK_TAG] == "t1" for r in requests)
+        assert len({r.run_key for r in requests}) == 2
+
+        # One scene done: not yet time to join.
+        _execute(defs, instance, requests[0])
+        again, cursor = _tick(instance, defs, cursor)
+        assert again == []
+        _execute(defs, instance, requests[1])
+        requests, cursor = _tick(instance, defs, cursor)
+        assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
+        _execute(defs, instance, requests[0])
+        task = meta.get_task("t1")
+        assert task["status"] == "completed" and task["progress"] == 100
+        assert meta.get_video(VIDEO)["combined_version"] == 1
+        assert _tick(instance, defs, cursor)[0] == []
+
+        # Re-materialise scene 2 as the UI would (no task tag): the video is re-joined.
+        scene_job = defs.resolve_job_def("scene_job")
+        scene_job.execute_in_process(
+            instance=instance, partition_key=dg.MultiPartitionKey({"scene": "02", "video": VIDEO})
+        )
+        requests, cursor = _tick(instance, defs, cursor)
+        assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
+        _execute(defs, instance, requests[0])
+        assert meta.get_video(VIDEO)["combined_version"] == 2
+        assert meta.get_scene(VIDEO, 1)["version"] == 1
+        assert meta.get_scene(VIDEO, 2)["version"] == 2
+        # Old versions stay in storage.
+        v1 = meta.scene_history(VIDEO, 2)[0]["assets"]["video"]["key"]
+        assert resources["storage"].get_store().exists(v1)
+
+        # A slot the plan does not use fails clearly.
+        with pytest.raises(PipelineError, match="slot 05 is unused"):
+            scene_job.execute_in_process(
+                instance=instance, partition_key=dg.MultiPartitionKey({"scene": "05", "video": VIDEO})
+            )
+
+
+def test_cli_driven_runs_are_left_to_the_cli(var_dir):
+    """A plan run tagged driver=cli does not make the sensor launch scenes a second time."""
+    resources = default_resources(var_dir)
+    defs = build_definitions(resources)
+    meta = resources["metadata"].get_store()
+    req = GenerateRequest(project_id="chain", session_id="s1", content_prompt="Explain gravity", scene_count=1)
+    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", [VIDEO])
+        defs.resolve_job_def("plan_job").execute_in_process(
+            instance=instance, partition_key=VIDEO, tags={"videogen/driver": "cli"}
+        )
+        assert _tick(instance, defs, None)[0] == []

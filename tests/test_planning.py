@@ -1,0 +1,46 @@
+from videogen_dagster.planning import find_equation, match_theorem, plan_offline, theorem_library
+
+
+def test_library_has_the_bundled_theorems():
+    assert len(theorem_library()) == 240
+
+
+def test_prompt_matches_a_bundled_theorem():
+    assert match_theorem("Explain the Pythagorean theorem")["theorem"] == "The Pythagorean Theorem"
+    assert match_theorem("Explain how sourdough bread rises") is None
+
+
+def test_equation_extraction():
+    assert find_equation("then a² + b² = c².") == ("a² + b² = c²", "a^2 + b^2 = c^2")
+    assert find_equation("the law of (k = 0 to n) sums") is None
+
+
+def test_plan_shape_for_each_count():
+    for n in range(1, 13):
+        plan = plan_offline("p", "s", "Explain the Pythagorean theorem", n, latex_available=True)
+        assert [s.scene_number for s in plan.scenes] == list(range(1, n + 1))
+        assert all(s.narration for s in plan.scenes)
+        if n >= 3:
+            assert plan.scenes[0].kind == "title" and plan.scenes[-1].kind == "summary"
+    kinds = {s.kind for s in plan_offline("p", "s", "Explain the Pythagorean theorem", 6, True).scenes}
+    assert {"title", "points", "equation", "diagram", "plot", "summary"} <= kinds
+
+
+def test_plan_is_deterministic_and_honest():
+    a = plan_offline("p", "s", "Explain the Pythagorean theorem", 4, True)
+    b = plan_offline("p", "s", "Explain the Pythagorean theorem", 4, True)
+    assert a == b
+    assert a.planner == "offline-template-planner"
+    assert a.source and "TheoremExplainBench" in a.source
+
+
+def test_unknown_topic_still_plans():
+    plan = plan_offline("p", "s", "Explain how sourdough bread rises", 3, False)
+    assert plan.topic.startswith("How sourdough bread rises")
+    assert plan.source is None
+
+
+def test_no_latex_means_plain_text_formula():
+    plan = plan_offline("p", "s", "Explain the Pythagorean theorem", 5, latex_available=False)
+    eq = next(s for s in plan.scenes if s.kind == "equation")
+    assert eq.visual["use_latex"] is False
