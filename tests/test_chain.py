@@ -15,7 +15,10 @@ VIDEO = "chain.s1"
 
 
 def _tick(instance, defs, cursor):
-    ctx = dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+    ctx = dg.build_sensor_context(
+        instance=instance, definitions=defs, cursor=cursor,
+        resources={"metadata": defs.resources["metadata"]},
+    )
     result = video_chain_sensor(ctx)
     return result.run_requests or [], result.cursor
 
@@ -97,3 +100,43 @@ def test_cli_driven_runs_are_left_to_the_cli(var_dir):
             instance=instance, partition_key=VIDEO, tags={"videogen/driver": "cli"}
         )
         assert _tick(instance, defs, None)[0] == []
+
+
+def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
+    resources = default_resources(var_dir)
+    defs = build_definitions(resources)
+    meta = resources["metadata"].get_store()
+    req = GenerateRequest.model_validate({
+        "project_id": "chain", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
+        "scene_count": 1, "render_config": {"quality": "preview", "max_scene_duration": 3},
+    })
+    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
+    meta.create_task("t2", "generate", "chain", "s1", VIDEO, 4, "preview")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("videos", [VIDEO])
+        defs.resolve_job_def("plan_job").execute_in_process(
+            instance=instance, partition_key=VIDEO, tags={TASK_TAG: "t2"}
+        )
+        meta.update_task("t2", status="cancelled", message="Task cancelled by user")
+        assert _tick(instance, defs, None)[0] == []
+
+        key = dg.MultiPartitionKey({"scene": "01", "video": VIDEO})
+        scene_job = defs.resolve_job_def("scene_job")
+        scene_job.execute_in_process(instance=instance, partition_key=key)
+        before = meta.get_scene(VIDEO, 1)
+        edit = {"ops": {"scene_assets": {"config": {"edit_prompt": "make the triangle blue and slower"}}}}
+        scene_job.execute_in_process(instance=instance, partition_key=key, run_config=edit)
+        after = meta.get_scene(VIDEO, 1)
+        assert after["version"] == before["version"] + 1
+        assert abs(after["duration"] - before["duration"]) <= 0.1  # speed edits keep the timing
+        history = meta.scene_history(VIDEO, 1)
+        assert history[-1]["edit_prompt"] == "make the triangle blue and slower"
+        source = resources["storage"].get_store().get_bytes(after["assets"]["source"]["key"]).decode()
+        assert "ACCENT = '#3b82f6'" in source
+
+        with pytest.raises(PipelineError, match="offline editor cannot apply"):
+            scene_job.execute_in_process(
+                instance=instance, partition_key=key,
+                run_config={"ops": {"scene_assets": {"config": {"edit_prompt": "add a dancing cat"}}}},
+            )
+        assert meta.get_scene(VIDEO, 1)["version"] == after["version"]

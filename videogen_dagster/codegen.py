@@ -50,8 +50,11 @@ def class_name_for(scene_number: int) -> str:
     return f"Scene{scene_number:02d}"
 
 
-def timeline(narration: list[str], max_duration: float) -> list[tuple[float, float]]:
-    """(run_time, wait) per narration line: reading time, scaled down to fit max_duration."""
+def timeline(narration: list[str], max_duration: float, speed: float = 1.0) -> list[tuple[float, float]]:
+    """(run_time, wait) per narration line: reading time, scaled down to fit max_duration.
+
+    `speed` changes how long the animation of a beat takes, never the beat itself, so an edit
+    to the speed keeps the scene's duration and its subtitles' timing."""
     lengths = [
         min(MAX_BEAT, max(MIN_BEAT, SECONDS_PER_WORD * len(re.findall(r"\S+", line))))
         for line in narration
@@ -61,7 +64,7 @@ def timeline(narration: list[str], max_duration: float) -> list[tuple[float, flo
     beats = []
     for total in lengths:
         total = round(total * scale, 2)
-        run_time = round(min(1.2, total * 0.6), 2)
+        run_time = round(min(total * 0.9, min(1.2, total * 0.6) / speed), 2)
         beats.append((run_time, round(total - run_time, 2)))
     return beats
 
@@ -76,7 +79,7 @@ def cues_for(narration: list[str], beats: list[tuple[float, float]]) -> list[Cue
 
 def generate_scene_code(plan: ScenePlan, max_scene_duration: float) -> GeneratedScene:
     """Manim source for one planned scene, from the template named by the scene's kind."""
-    beats = timeline(plan.narration, max_scene_duration)
+    beats = timeline(plan.narration, max_scene_duration, float(plan.visual.get("speed", 1.0)))
     name = class_name_for(plan.scene_number)
     template = _env.get_template(f"{plan.kind}.py.j2")
     code = template.render(

@@ -149,6 +149,14 @@ class SqliteMetadataStore:
                 (json.dumps(plan), version, json.dumps(plan_object), now_iso(), video_key),
             )
 
+    def save_scene_plan(self, video_key: str, scene_number: int, scene_plan: dict) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT plan FROM videos WHERE video_key = ?", (video_key,)).fetchone()
+            plan = json.loads(row[0])
+            plan["scenes"] = [scene_plan if s["scene_number"] == scene_number else s for s in plan["scenes"]]
+            db.execute("UPDATE videos SET plan = ?, updated_at = ? WHERE video_key = ?",
+                       (json.dumps(plan), now_iso(), video_key))
+
     def save_combined(self, video_key: str, version: int, combined: dict, total_duration: float) -> None:
         with self._tx() as db:
             db.execute(

@@ -8,6 +8,7 @@ its artifacts under versioned keys, and reports task progress as it goes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -145,14 +146,45 @@ class SceneOutcome:
     attempts: int
     coder: str
     errors: list[str]
+    edits: list[str] = field(default_factory=list)
 
 
 def _count_done(meta: SqliteMetadataStore, video_key: str, plan: VideoPlan) -> int:
     return sum(1 for s in meta.list_scenes(video_key) if s["status"] == "completed" and s["scene_number"] <= plan.scene_count)
 
 
+EDIT_COLOURS = {
+    "blue": "#3b82f6", "red": "#ef4444", "green": "#22c55e", "yellow": "#facc15",
+    "orange": "#f97316", "purple": "#a855f7", "pink": "#ec4899", "teal": "#14b8a6", "white": "#f8fafc",
+}
+
+
+def offline_edit(plan: ScenePlan, prompt: str) -> tuple[ScenePlan, list[str]]:
+    """The offline editor: accent colour and animation speed (total timing kept)."""
+    low = prompt.lower()
+    visual, applied = dict(plan.visual), []
+    for name, hexcode in EDIT_COLOURS.items():
+        if re.search(rf"\b{name}\b", low):
+            visual["accent"] = hexcode
+            applied.append(f"accent colour {name}")
+            break
+    if re.search(r"\bslow(er)?\b", low):
+        visual["speed"] = 0.6
+        applied.append("slower animations")
+    elif re.search(r"\b(fast(er)?|quick(er)?)\b", low):
+        visual["speed"] = 1.6
+        applied.append("faster animations")
+    if not applied:
+        raise PipelineError(
+            f"the offline editor cannot apply {prompt!r}: it understands colours "
+            f"({', '.join(EDIT_COLOURS)}) and 'slower'/'faster'; configure an LLM for free-form edits"
+        )
+    return plan.model_copy(update={"visual": visual}), applied
+
+
 def run_scene(
     svc: Services, video_key: str, scene_number: int, task_id: str | None, run_id: str | None,
+    edit_prompt: str | None = None,
 ) -> SceneOutcome:
     request = load_request(svc.meta, video_key)
     plan = load_plan(svc.meta, video_key)
@@ -161,6 +193,14 @@ def run_scene(
             f"video {video_key!r} has {plan.scene_count} scenes; slot {scene_number:02d} is unused"
         )
     scene_plan = plan.scene(scene_number)
+    edits: list[str] = []
+    if edit_prompt:
+        try:
+            scene_plan, edits = offline_edit(scene_plan, edit_prompt)
+        except PipelineError as exc:
+            if task_id:
+                svc.meta.update_task(task_id, status="failed", error=str(exc), message="Edit not applied")
+            raise
     sid = scene_id(plan.session_id, scene_number)
     total = total_steps(plan.scene_count)
     if task_id:
@@ -193,8 +233,13 @@ def run_scene(
                         f"scene {scene_number} failed after {attempt} attempt(s): {exc}\n{exc.log[-1500:]}"
                     ) from exc
                 current = fixed
-        outcome = _store_scene(svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id)
-        outcome.attempts, outcome.errors = attempt, errors
+        outcome = _store_scene(
+            svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id, edit_prompt
+        )
+        outcome.attempts, outcome.errors, outcome.edits = attempt, errors, edits
+        if edits:
+            # Later re-renders keep the edit: the scene's plan is the edited one from now on.
+            svc.meta.save_scene_plan(video_key, scene_number, scene_plan.model_dump(mode="json"))
     except Exception as exc:
         svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "failed", error=str(exc)[:4000])
         if task_id:
@@ -216,7 +261,7 @@ def run_scene(
 def _store_scene(
     svc: Services, plan: VideoPlan, scene_plan: ScenePlan, video_key: str, sid: str,
     generated: GeneratedScene, result: RenderResult, work: Path, request: GenerateRequest,
-    task_id: str | None, run_id: str | None,
+    task_id: str | None, run_id: str | None, edit_prompt: str | None = None,
 ) -> SceneOutcome:
     n = scene_plan.scene_number
     info = result.info
@@ -240,7 +285,7 @@ def _store_scene(
     # Only after every object is written does the record point at them.
     svc.meta.record_scene_version(
         video_key, n, sid, scene_plan.title, version, assets, info.duration, result.seconds,
-        request.render_config.quality, task_id, run_id,
+        request.render_config.quality, task_id, run_id, edit_prompt,
     )
     return SceneOutcome(n, version, objects, info, result.seconds, 1, generated.coder, [])
 

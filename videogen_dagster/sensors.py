@@ -12,7 +12,9 @@ import json
 import dagster as dg
 
 from videogen_dagster.jobs import combine_job, scene_job
+from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.models import slot_key
+from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.tags import DRIVER_TAG, KIND_TAG, TASK_TAG
 
 PLAN = dg.AssetKey("scene_plan")
@@ -45,12 +47,22 @@ def _scene_count(record: dg.EventLogRecord) -> int:
     return int(mat.metadata["scene_count"].value)  # type: ignore[arg-type]
 
 
-def scene_requests(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> list[dg.RunRequest]:
+def _stopped(meta: SqliteMetadataStore, tags: dict[str, str]) -> bool:
+    """CLI chains are driven by the CLI; a cancelled task's chain goes no further."""
+    if tags.get(DRIVER_TAG) == "cli":
+        return True
+    task = meta.get_task(tags[TASK_TAG]) if TASK_TAG in tags else None
+    return bool(task and task["status"] in ("cancelled", "failed"))
+
+
+def scene_requests(
+    instance: dg.DagsterInstance, meta: SqliteMetadataStore, record: dg.EventLogRecord
+) -> list[dg.RunRequest]:
     """One scene run per planned slot, after a plan materialisation."""
     video = record.partition_key
     assert video
     tags = _run_tags(instance, record.run_id)
-    if tags.get(DRIVER_TAG) == "cli":
+    if _stopped(meta, tags):
         return []
     passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
     return [
@@ -64,7 +76,9 @@ def scene_requests(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> l
     ]
 
 
-def combine_request(instance: dg.DagsterInstance, video: str) -> dg.RunRequest | None:
+def combine_request(
+    instance: dg.DagsterInstance, meta: SqliteMetadataStore, video: str
+) -> dg.RunRequest | None:
     """A combine run once every planned scene is newer than the plan and none is in flight."""
     plan = _latest(instance, PLAN, video)
     if plan is None:
@@ -85,7 +99,7 @@ def combine_request(instance: dg.DagsterInstance, video: str) -> dg.RunRequest |
     if in_flight:
         return None
     tags = _run_tags(instance, newest.run_id)
-    if tags.get(DRIVER_TAG) == "cli":
+    if _stopped(meta, tags):
         return None
     passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
     return dg.RunRequest(
@@ -101,17 +115,20 @@ def combine_request(instance: dg.DagsterInstance, video: str) -> dg.RunRequest |
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def video_chain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def video_chain_sensor(
+    context: dg.SensorEvaluationContext, metadata: MetadataStoreResource
+) -> dg.SensorResult:
     """Launches scene runs after a plan, and the join once all of a video's scenes are new."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     instance = context.instance
+    meta = metadata.get_store()
     requests: list[dg.RunRequest] = []
 
     plans = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=PLAN, after_storage_id=cursor.get("plan", 0)), limit=BATCH, ascending=True
     ).records
     for rec in plans:
-        requests += scene_requests(instance, rec)
+        requests += scene_requests(instance, meta, rec)
 
     scenes = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=SCENE_VIDEO, after_storage_id=cursor.get("scene", 0)), limit=BATCH, ascending=True
@@ -122,7 +139,7 @@ def video_chain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if video and video not in videos:
             videos.append(video)
     for video in videos:
-        req = combine_request(instance, video)
+        req = combine_request(instance, meta, video)
         if req is not None:
             requests.append(req)
 

@@ -10,6 +10,13 @@ from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
 
+
+class SceneConfig(dg.Config):
+    """Optional edit: re-render this scene following a prompt (e.g. "make it blue and slower")."""
+
+    edit_prompt: str = ""
+
+
 _plan_dep = dg.AssetDep("scene_plan", partition_mapping=video_to_scenes)
 
 SCENE_SPECS = [
@@ -28,6 +35,7 @@ SCENE_SPECS = [
 )
 def scene_assets(
     context: dg.AssetExecutionContext,
+    config: SceneConfig,
     storage: ObjectStoreResource,
     metadata: MetadataStoreResource,
     llm: LLMResource,
@@ -36,7 +44,10 @@ def scene_assets(
     """Write, render and store one scene: code, video, thumbnail and subtitles."""
     key = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
     svc = services(storage, metadata, llm, renderer)
-    out = run_scene(svc, key["video"], int(key["scene"]), task_id_of(context), context.run_id)
+    out = run_scene(
+        svc, key["video"], int(key["scene"]), task_id_of(context), context.run_id,
+        edit_prompt=config.edit_prompt or None,
+    )
     common = {"version": out.version, "scene_number": out.scene_number}
     for kind, asset in (("source", "scene_source"), ("video", "scene_video"), ("thumbnail", "scene_thumbnail"), ("subtitles", "scene_subtitles")):
         obj = out.objects[kind]
@@ -56,6 +67,8 @@ def scene_assets(
                 attempts=out.attempts,
                 coder=out.coder,
             )
+            if out.edits:
+                meta["edits_applied"] = dg.MetadataValue.json(out.edits)
             if out.errors:
                 meta["attempt_errors"] = dg.MetadataValue.json(out.errors)
         yield dg.MaterializeResult(asset_key=asset, metadata=meta)

@@ -1,0 +1,61 @@
+"""The spec's error shape, {"detail", "error_code", "timestamp"}, for every error."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from videogen_dagster.metastore import now_iso
+
+log = logging.getLogger("api_bridge")
+
+CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+         405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, error_code: str | None = None):
+        self.status, self.detail = status, detail
+        self.error_code = error_code or CODES.get(status, "ERROR")
+
+
+def error_body(status: int, detail: str, code: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"detail": detail, "error_code": code or CODES.get(status, "ERROR"), "timestamp": now_iso()},
+        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        if err.get("type") == "literal_error":
+            msg += f" (got {err.get('input')!r})"
+        parts.append(f"{'.'.join(loc) or 'body'}: {msg}")
+    return "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_body(exc.status, exc.detail, exc.error_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_body(400, _field_errors(exc), "VALIDATION_ERROR")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_body(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_body(500, "Internal server error; see the bridge's log", "INTERNAL_ERROR")

@@ -1,0 +1,197 @@
+"""High-level workflows: /api/v1/video-generation/..."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api_bridge.auth import CurrentPrincipal, Principal
+from api_bridge.dagster_client import DagsterUnavailable
+from api_bridge.deps import Dagster, Meta, Store
+from api_bridge.errors import ApiError
+from api_bridge.schemas import (
+    CancelPublic,
+    EditAccepted,
+    EditSceneRequest,
+    ErrorPublic,
+    GenerateAccepted,
+    HealthPublic,
+    TaskResultPublic,
+    TaskStatusPublic,
+)
+from api_bridge.settings import Settings, get_settings
+from api_bridge.tasks import TERMINAL, estimate_minutes, estimated_completion, reconcile
+from videogen_dagster.models import (
+    GenerateRequest,
+    new_task_id,
+    parse_scene_id,
+    slot_key,
+    video_key,
+)
+from videogen_dagster.pipeline import build_result, total_steps
+from videogen_dagster.tags import KIND_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
+
+router = APIRouter(
+    prefix="/api/v1/video-generation",
+    tags=["video-generation"],
+    responses={400: {"model": ErrorPublic}, 401: {"model": ErrorPublic}, 404: {"model": ErrorPublic},
+               500: {"model": ErrorPublic}},
+)
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _task_for(meta, principal: Principal, task_id: str) -> dict:
+    task = meta.get_task(task_id)
+    # Another project's task is indistinguishable from a missing one.
+    if task is None or not principal.may_use(task["project_id"]):
+        raise ApiError(404, f"task {task_id!r} not found")
+    return task
+
+
+def _launch_failed(meta, task_id: str, exc: Exception) -> ApiError:
+    meta.update_task(task_id, status="failed", error=str(exc), message="Could not start the pipeline")
+    return ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE")
+
+
+@router.post("/generate", status_code=202, response_model=GenerateAccepted)
+def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
+    """Plan, render and join a video; answers at once with a task to poll."""
+    if not principal.may_use(body.project_id):
+        raise ApiError(404, f"project {body.project_id!r} not found")
+    request = body.with_session()
+    key = request.video_key
+    existing = meta.get_video(key)
+    if existing and existing["status"] == "progress":
+        raise ApiError(409, f"video {key} is already being generated", "CONFLICT")
+    task_id = new_task_id()
+    meta.register_video(key, request.project_id, request.session_id or "", request.to_stored())
+    task = meta.create_task(
+        task_id, "generate", request.project_id, request.session_id or "", key,
+        total_steps(request.scene_count), request.render_config.quality,
+        message="Video generation queued",
+    )
+    try:
+        dagster.add_video_partition(key)
+        dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
+    except DagsterUnavailable as exc:
+        raise _launch_failed(meta, task_id, exc) from exc
+    return GenerateAccepted(
+        task_id=task_id, project_id=request.project_id, session_id=request.session_id or "",
+        status="queued", message=f"Video generation queued: {request.scene_count} scenes",
+        estimated_duration_minutes=estimate_minutes(meta, settings, request.render_config.quality, request.scene_count),
+        created_at=task["created_at"],
+    )
+
+
+@router.post("/edit-scene", status_code=202, response_model=EditAccepted)
+def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
+    """Re-render one scene following an edit prompt, then re-join its video."""
+    session_id, number = parse_scene_id(body.scene_id)
+    if body.session_id and body.session_id != session_id:
+        raise ApiError(400, f"session_id: {body.session_id!r} does not match scene_id {body.scene_id!r}")
+    key = video_key(body.project_id, session_id)
+    scene = meta.get_scene(key, number) if principal.may_use(body.project_id) else None
+    if scene is None or scene["status"] != "completed":
+        raise ApiError(404, f"scene {body.scene_id!r} not found in project {body.project_id!r}")
+    try:
+        active = dagster.active_runs_for_partition(f"{slot_key(number)}|{key}")
+    except DagsterUnavailable as exc:
+        raise ApiError(503, str(exc), "SERVICE_UNAVAILABLE") from exc
+    if active:
+        raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) is already being edited", "CONFLICT")
+    video = meta.get_video(key) or {}
+    quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
+    task_id = new_task_id()
+    task = meta.create_task(
+        task_id, "edit", body.project_id, session_id, key, 4, quality, scene_id=body.scene_id,
+        message="Scene edit queued",
+    )
+    tags = {
+        "dagster/partition": f"{slot_key(number)}|{key}",
+        "dagster/partition/scene": slot_key(number),
+        "dagster/partition/video": key,
+        TASK_TAG: task_id,
+        KIND_TAG: "scene",
+    }
+    run_config = {"ops": {"scene_assets": {"config": {"edit_prompt": body.edit_prompt}}}}
+    try:
+        dagster.launch(SCENE_JOB, tags, run_config)
+    except DagsterUnavailable as exc:
+        raise _launch_failed(meta, task_id, exc) from exc
+    return EditAccepted(
+        task_id=task_id, scene_id=body.scene_id, project_id=body.project_id, status="queued",
+        message=f"Edit of scene {number} queued",
+        estimated_duration_minutes=estimate_minutes(meta, settings, quality, 1),
+        created_at=task["created_at"],
+    )
+
+
+@router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic)
+def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
+    """Status, progress (0-100), message and current step of a task."""
+    task = reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    result = task.get("result") if task["status"] == "completed" else None
+    if result:
+        result = build_result(meta, store, task["video_key"], task_id)
+    return TaskStatusPublic(
+        task_id=task_id, status=task["status"], progress=task["progress"], message=task["message"],
+        current_step=task["current_step"], total_steps=task["total_steps"],
+        estimated_completion=estimated_completion(
+            task, estimate_minutes(meta, settings, task.get("quality") or "medium", max(1, task["total_steps"] - 3))
+        ),
+        project_id=task["project_id"], session_id=task["session_id"], scene_id=task.get("scene_id"),
+        result=result, error=task.get("error"), created_at=task["created_at"], updated_at=task["updated_at"],
+    )
+
+
+@router.get("/tasks/{task_id}/result", response_model=TaskResultPublic)
+def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
+    """The finished task's result; before completion, its status and no result."""
+    task = reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    if task["status"] != "completed":
+        detail = {"failed": f"Task failed: {task.get('error')}", "cancelled": "Task was cancelled"}.get(
+            task["status"], f"Task is not finished yet ({task['progress']}%): {task['message']}"
+        )
+        return TaskResultPublic(task_id=task_id, status=task["status"], result=None, completed_at=None, message=detail)
+    return TaskResultPublic(
+        task_id=task_id, status="completed", result=build_result(meta, store, task["video_key"], task_id),
+        completed_at=task.get("completed_at"),
+    )
+
+
+@router.delete("/tasks/{task_id}", response_model=CancelPublic)
+def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
+    """Terminate every run of the task; finished scenes are kept."""
+    task = _task_for(meta, principal, task_id)
+    if task["status"] in TERMINAL:
+        return CancelPublic(task_id=task_id, message=f"Task already {task['status']}", status=task["status"])
+    # Mark first: the chain sensor reads this and launches nothing more for the task.
+    meta.update_task(task_id, status="cancelled", message="Task cancelled by user")
+    runs = dagster.task_runs(task_id)
+    dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
+    return CancelPublic(task_id=task_id, message="Task cancellation requested", status="cancelled")
+
+
+@router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+def health(meta: Meta, dagster: Dagster, store: Store):
+    """Checks the Dagster webserver and daemon, the object store and the metadata store."""
+    checks = dagster.health()
+    try:
+        meta.ping()
+        checks["metadata_store"] = None
+    except Exception as exc:
+        checks["metadata_store"] = f"metadata store unavailable: {exc}"
+    try:
+        store.list_keys("__health__/")
+        checks["object_store"] = None
+    except Exception as exc:
+        checks["object_store"] = f"object store unavailable: {exc}"
+    bad = {k: v for k, v in checks.items() if v}
+    body = HealthPublic(
+        status="unhealthy" if bad else "healthy",
+        message="; ".join(f"{k}: {v}" for k, v in bad.items()) if bad else "Video generation service is operational",
+        checks={k: (v or "ok") for k, v in checks.items()},
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if bad else 200)

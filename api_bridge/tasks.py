@@ -1,0 +1,64 @@
+"""Task bookkeeping for the bridge: estimates, and reconciling with Dagster's run status."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import UTC, datetime, timedelta
+
+from api_bridge.dagster_client import DagsterClient, DagsterUnavailable
+from api_bridge.settings import Settings
+from videogen_dagster.metastore import SqliteMetadataStore
+
+# Fixed costs of a chain beyond the renders: plan and combine runs, queueing (measured ~10 s).
+CHAIN_OVERHEAD_SECONDS = 15.0
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def scene_seconds(meta: SqliteMetadataStore, settings: Settings, quality: str) -> float:
+    """Median measured render time of recent scenes at this quality, else the documented fallback."""
+    history = meta.render_history(quality)
+    if len(history) >= 3:
+        return statistics.median(history)
+    return settings.fallback_scene_seconds.get(quality, 30.0)
+
+
+def estimate_minutes(meta: SqliteMetadataStore, settings: Settings, quality: str, scenes: int) -> float:
+    waves = math.ceil(scenes / max(1, settings.scene_concurrency))
+    seconds = CHAIN_OVERHEAD_SECONDS + waves * (scene_seconds(meta, settings, quality) + 5.0)
+    return round(seconds / 60.0, 1)
+
+
+def estimated_completion(task: dict, minutes: float) -> str | None:
+    if task["status"] in TERMINAL:
+        return task.get("completed_at") or task["updated_at"]
+    start = datetime.fromisoformat((task.get("started_at") or task["created_at"]).replace("Z", "+00:00"))
+    if task["progress"] > 5 and task.get("started_at"):
+        elapsed = (datetime.now(UTC) - start).total_seconds()
+        total = elapsed * 100.0 / task["progress"]
+        return (start + timedelta(seconds=total)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (start + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> dict:
+    """Dagster decides failure and cancellation: a failed or cancelled run ends the task so."""
+    if task["status"] in TERMINAL:
+        return task
+    try:
+        runs = dagster.task_runs(task["task_id"], max_age=2.0)
+    except DagsterUnavailable:
+        return task  # the stored state is still the best answer
+    failed = [r for r in runs if r.status == "FAILURE"]
+    cancelled = [r for r in runs if r.status in ("CANCELED", "CANCELING")]
+    if failed:
+        r = failed[0]
+        meta.update_task(
+            task["task_id"], status="failed",
+            error=task.get("error") or f"run {r.run_id} ({r.job_name}, {r.partition}) failed",
+            message=task["message"] if task.get("error") else "A pipeline run failed",
+        )
+    elif cancelled:
+        meta.update_task(task["task_id"], status="cancelled", message="Task cancelled")
+    else:
+        return task
+    return meta.get_task(task["task_id"]) or task
