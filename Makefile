@@ -7,6 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 DEMO_PROMPT ?= Explain the Pythagorean theorem
 DEMO_SCENES ?= 3
 WEB_PORT ?= 3000
+API_PORT ?= 8000
 
 .PHONY: deps system-deps venv demo up test test-fast lint bench clean
 
@@ -30,12 +31,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/videogen generate "$(DEMO_PROMPT)" --scenes $(DEMO_SCENES) --quality preview --project demo
 
-# Dagster webserver (http://127.0.0.1:$(WEB_PORT)) and daemon on the ./var/dagster instance.
+# Dagster webserver + daemon on the ./var/dagster instance, and the REST bridge.
 up: deps $(DAGSTER_HOME)/dagster.yaml
-	@echo "Dagster UI: http://127.0.0.1:$(WEB_PORT)  (Ctrl-C stops everything)"
+	@echo "Dagster UI: http://127.0.0.1:$(WEB_PORT)   REST API: http://127.0.0.1:$(API_PORT)/docs   (Ctrl-C stops all)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/dagster-daemon run -w workspace.yaml & \
 	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p $(WEB_PORT) & \
+	DAGSTER_PORT=$(WEB_PORT) $(BIN)/uvicorn api_bridge.main:app --host 127.0.0.1 --port $(API_PORT) & \
 	wait
 
 test: deps
@@ -51,6 +53,7 @@ lint: venv
 
 bench: deps
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_status.py
 
 clean:
 	rm -rf var bench/out

@@ -10,8 +10,8 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 
+from api_bridge.deps import SettingsDep
 from api_bridge.errors import ApiError
-from api_bridge.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Principal:
 OPEN = Principal("anonymous", None)
 
 
-def current_principal(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Principal:
+async def current_principal(request: Request, settings: SettingsDep) -> Principal:
     if not (settings.jwt_secret or settings.jwt_public_key):
         return OPEN
     header = request.headers.get("authorization", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ class DagsterClient:
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
         self._gql = DagsterGraphQLClient(host, port_number=port, timeout=int(timeout))
         self._cache: dict[str, tuple[float, list[RunInfo]]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
 
     def query(self, query: str, variables: dict | None = None) -> dict:
         try:
@@ -69,11 +72,32 @@ class DagsterClient:
         except Exception as exc:  # connection errors surface from the underlying transport
             raise DagsterUnavailable(f"Dagster webserver at {self.url} is unreachable: {exc}") from exc
 
+    def cached_task_runs(self, task_id: str, max_age: float) -> list[RunInfo] | None:
+        """The cached answer when fresh enough (or being refreshed by another caller), else None."""
+        hit = self._cache.get(task_id)
+        if hit and (time.monotonic() - hit[0] <= max_age or task_id in self._refreshing):
+            return hit[1]
+        return None
+
     def task_runs(self, task_id: str, max_age: float = 0.0) -> list[RunInfo]:
-        """Every run tagged with the task id (cached for `max_age` seconds)."""
+        """Every run tagged with the task id (cached for `max_age` seconds).
+
+        Under concurrent polling only one thread refreshes a task's runs; the others are
+        answered from the previous (at most a few seconds old) answer meanwhile."""
         hit = self._cache.get(task_id)
         if hit and time.monotonic() - hit[0] <= max_age:
             return hit[1]
+        with self._lock:
+            if hit and task_id in self._refreshing:
+                return hit[1]
+            self._refreshing.add(task_id)
+        try:
+            return self._fetch_task_runs(task_id)
+        finally:
+            with self._lock:
+                self._refreshing.discard(task_id)
+
+    def _fetch_task_runs(self, task_id: str) -> list[RunInfo]:
         data = self.query(
             """query($tag: String!, $value: String!) {
                  runsOrError(filter: {tags: [{key: $tag, value: $value}]}) {

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from api_bridge.dagster_client import DagsterClient
-from api_bridge.settings import get_settings
+from api_bridge.settings import Settings, get_settings
 from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.objectstore import LocalObjectStore, ObjectStore
 
@@ -29,6 +29,25 @@ def get_dagster() -> DagsterClient:
     return DagsterClient(s.dagster_host, s.dagster_port, s.dagster_location, s.dagster_timeout_seconds)
 
 
-Meta = Annotated[SqliteMetadataStore, Depends(get_meta)]
-Store = Annotated[ObjectStore, Depends(get_store)]
-Dagster = Annotated[DagsterClient, Depends(get_dagster)]
+# Async providers: FastAPI runs sync dependencies in a thread pool, a hop per request that
+# status polling cannot afford. Tests override these.
+async def provide_meta() -> SqliteMetadataStore:
+    return get_meta()
+
+
+async def provide_store() -> ObjectStore:
+    return get_store()
+
+
+async def provide_dagster() -> DagsterClient:
+    return get_dagster()
+
+
+async def provide_settings() -> Settings:
+    return get_settings()
+
+
+Meta = Annotated[SqliteMetadataStore, Depends(provide_meta)]
+Store = Annotated[ObjectStore, Depends(provide_store)]
+Dagster = Annotated[DagsterClient, Depends(provide_dagster)]
+SettingsDep = Annotated[Settings, Depends(provide_settings)]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api_bridge.auth import CurrentPrincipal, Principal
 from api_bridge.dagster_client import DagsterUnavailable
-from api_bridge.deps import Dagster, Meta, Store
+from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
 from api_bridge.schemas import (
     CancelPublic,
@@ -21,7 +19,6 @@ from api_bridge.schemas import (
     TaskResultPublic,
     TaskStatusPublic,
 )
-from api_bridge.settings import Settings, get_settings
 from api_bridge.tasks import TERMINAL, estimate_minutes, estimated_completion, reconcile
 from videogen_dagster.models import (
     GenerateRequest,
@@ -39,7 +36,6 @@ router = APIRouter(
     responses={400: {"model": ErrorPublic}, 401: {"model": ErrorPublic}, 404: {"model": ErrorPublic},
                500: {"model": ErrorPublic}},
 )
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def _task_for(meta, principal: Principal, task_id: str) -> dict:
@@ -129,9 +125,9 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
 
 
 @router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic)
-def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
+async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
     """Status, progress (0-100), message and current step of a task."""
-    task = reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    task = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
     result = task.get("result") if task["status"] == "completed" else None
     if result:
         result = build_result(meta, store, task["video_key"], task_id)
@@ -147,9 +143,9 @@ def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagst
 
 
 @router.get("/tasks/{task_id}/result", response_model=TaskResultPublic)
-def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
+async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
-    task = reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    task = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
     if task["status"] != "completed":
         detail = {"failed": f"Task failed: {task.get('error')}", "cancelled": "Task was cancelled"}.get(
             task["status"], f"Task is not finished yet ({task['progress']}%): {task['message']}"

@@ -1,0 +1,236 @@
+"""Every endpoint's success and error paths, with Dagster replaced through dependency overrides."""
+
+import time
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from api_bridge.dagster_client import DagsterUnavailable, RunInfo
+from api_bridge.deps import provide_dagster, provide_meta, provide_settings, provide_store
+from api_bridge.main import create_app
+from api_bridge.settings import Settings
+from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.objectstore import LocalObjectStore
+
+BASE = "/api/v1/video-generation"
+
+
+class RecordingDagster:
+    """Records launches; answers run queries from a dict the test controls."""
+
+    def __init__(self):
+        self.partitions, self.launches, self.terminated = [], [], []
+        self.runs: dict[str, list[RunInfo]] = {}
+        self.down = False
+        self.active: list[str] = []
+
+    def _check(self):
+        if self.down:
+            raise DagsterUnavailable("Dagster webserver at http://127.0.0.1:1 is unreachable")
+
+    def add_video_partition(self, key):
+        self._check()
+        self.partitions.append(key)
+
+    def launch(self, job, tags, run_config=None):
+        self._check()
+        self.launches.append((job, tags, run_config))
+        return f"run{len(self.launches)}"
+
+    def cached_task_runs(self, task_id, max_age):
+        return None
+
+    def task_runs(self, task_id, max_age=0.0):
+        self._check()
+        return self.runs.get(task_id, [])
+
+    def active_runs_for_partition(self, partition):
+        self._check()
+        return self.active
+
+    def terminate(self, run_ids):
+        self.terminated += run_ids
+        return run_ids
+
+    def health(self):
+        if self.down:
+            return {"dagster_webserver": "unreachable", "dagster_daemon": "unknown"}
+        return {"dagster_webserver": None, "dagster_daemon": None}
+
+
+@pytest.fixture
+def env(tmp_path):
+    app = create_app()
+    meta = SqliteMetadataStore(tmp_path / "metadata.sqlite")
+    store = LocalObjectStore(tmp_path / "objects")
+    dagster = RecordingDagster()
+    settings = Settings()
+    app.dependency_overrides.update({
+        provide_meta: lambda: meta, provide_store: lambda: store, provide_dagster: lambda: dagster,
+        provide_settings: lambda: settings,
+    })
+    return TestClient(app), meta, dagster, settings
+
+
+def _generate(client, **extra):
+    return client.post(f"{BASE}/generate", json={"project_id": "p1", "content_prompt": "Explain gravity", **extra})
+
+
+def test_generate_registers_and_launches(env):
+    client, meta, dagster, _ = env
+    r = _generate(client, scene_count=2, session_id="s1")
+    assert r.status_code == 202
+    body = r.json()
+    assert set(body) == {"task_id", "project_id", "session_id", "status", "message", "estimated_duration_minutes", "created_at"}
+    assert body["status"] == "queued" and body["session_id"] == "s1"
+    assert body["estimated_duration_minutes"] > 0
+    assert dagster.partitions == ["p1.s1"]
+    job, tags, _ = dagster.launches[0]
+    assert job == "plan_job" and tags["dagster/partition"] == "p1.s1"
+    assert tags["videogen/task_id"] == body["task_id"]
+    assert meta.get_video("p1.s1")["request"]["scene_count"] == 2
+
+
+def test_generate_makes_a_session_id(env):
+    client, *_ = env
+    assert _generate(client).json()["session_id"].startswith("session_")
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"project_id": "p1", "content_prompt": "x", "scene_count": 0}, "scene_count"),
+        ({"project_id": "p/1", "content_prompt": "x"}, "project_id"),
+        ({"project_id": "p1"}, "content_prompt"),
+        ({"project_id": "p1", "content_prompt": "x", "render_config": {"fps": 5}}, "render_config.fps"),
+        ({"project_id": "p1", "content_prompt": "x", "render_config": {"quality": "ultra"}}, "render_config.quality"),
+    ],
+)
+def test_validation_errors_are_400_with_the_field(env, payload, field):
+    client, *_ = env
+    r = client.post(f"{BASE}/generate", json=payload)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error_code"] == "VALIDATION_ERROR" and field in body["detail"] and body["timestamp"]
+
+
+def test_dagster_down_is_503_and_the_task_records_it(env):
+    client, meta, dagster, _ = env
+    dagster.down = True
+    r = _generate(client, session_id="s9")
+    assert r.status_code == 503 and r.json()["error_code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_status_and_result_before_and_after_completion(env):
+    client, meta, dagster, _ = env
+    task_id = _generate(client, session_id="s1").json()["task_id"]
+    s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+    assert s["status"] == "queued" and s["progress"] == 0 and s["total_steps"] == 6
+    assert s["estimated_completion"] and s["project_id"] == "p1" and s["result"] is None
+    meta.update_task(task_id, status="progress", progress=45, message="Rendering scene 2 of 3...", current_step="render_scene_2")
+    s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+    assert (s["status"], s["progress"], s["message"]) == ("progress", 45, "Rendering scene 2 of 3...")
+    r = client.get(f"{BASE}/tasks/{task_id}/result")
+    assert r.status_code == 200
+    assert r.json()["result"] is None and r.json()["status"] == "progress" and "45%" in r.json()["message"]
+
+
+def test_failed_run_fails_the_task(env):
+    client, meta, dagster, _ = env
+    task_id = _generate(client, session_id="s1").json()["task_id"]
+    dagster.runs[task_id] = [RunInfo("r1", "scene_job", "FAILURE", "01|p1.s1")]
+    s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+    assert s["status"] == "failed" and "r1" in s["error"]
+
+
+def test_unknown_task_is_404(env):
+    client, *_ = env
+    for method, path in (("get", "status"), ("get", "result")):
+        r = getattr(client, method)(f"{BASE}/tasks/nope/{path}")
+        assert r.status_code == 404 and r.json()["error_code"] == "NOT_FOUND"
+    assert client.delete(f"{BASE}/tasks/nope").status_code == 404
+
+
+def test_cancel_terminates_runs(env):
+    client, meta, dagster, _ = env
+    task_id = _generate(client, session_id="s1").json()["task_id"]
+    dagster.runs[task_id] = [RunInfo("r1", "plan_job", "SUCCESS", "p1.s1"), RunInfo("r2", "scene_job", "STARTED", "01|p1.s1")]
+    r = client.delete(f"{BASE}/tasks/{task_id}")
+    assert r.json() == {"task_id": task_id, "message": "Task cancellation requested", "status": "cancelled"}
+    assert dagster.terminated == ["r2"]
+    assert meta.get_task(task_id)["status"] == "cancelled"
+    assert client.delete(f"{BASE}/tasks/{task_id}").json()["message"] == "Task already cancelled"
+
+
+def test_edit_scene_paths(env):
+    client, meta, dagster, _ = env
+    payload = {"scene_id": "s1_scene_2", "project_id": "p1", "edit_prompt": "make it blue"}
+    assert client.post(f"{BASE}/edit-scene", json=payload).status_code == 404
+    meta.register_video("p1.s1", "p1", "s1", {"project_id": "p1", "content_prompt": "x", "scene_count": 2})
+    meta.record_scene_version("p1.s1", 2, "s1_scene_2", "T", 1, {}, 3.0, 1.0, "preview", None, None)
+    r = client.post(f"{BASE}/edit-scene", json=payload)
+    assert r.status_code == 202 and r.json()["scene_id"] == "s1_scene_2"
+    job, tags, config = dagster.launches[-1]
+    assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1"
+    assert tags["dagster/partition/scene"] == "02" and tags["dagster/partition/video"] == "p1.s1"
+    assert config["ops"]["scene_assets"]["config"]["edit_prompt"] == "make it blue"
+    dagster.active = ["r9"]
+    r = client.post(f"{BASE}/edit-scene", json=payload)
+    assert r.status_code == 409 and "version 1" in r.json()["detail"]
+    bad = client.post(f"{BASE}/edit-scene", json={**payload, "scene_id": "nonsense"})
+    assert bad.status_code == 400 and "scene_id" in bad.json()["detail"]
+
+
+def test_health(env):
+    client, meta, dagster, _ = env
+    r = client.get(f"{BASE}/health")
+    assert r.status_code == 200 and r.json()["status"] == "healthy" and r.json()["service"] == "video-generation"
+    dagster.down = True
+    r = client.get(f"{BASE}/health")
+    assert r.status_code == 503 and r.json()["status"] == "unhealthy" and "dagster_webserver" in r.json()["message"]
+
+
+def test_internal_errors_have_no_stack_trace(env):
+    client, meta, dagster, _ = env
+    client.app.dependency_overrides[provide_meta] = lambda: (_ for _ in ()).throw(RuntimeError("secret path /x"))
+    client = TestClient(client.app, raise_server_exceptions=False)
+    r = client.get(f"{BASE}/tasks/x/status")
+    assert r.status_code == 500 and r.json()["error_code"] == "INTERNAL_ERROR"
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_jwt_scopes_projects(env):
+    client, meta, dagster, settings = env
+    settings.jwt_secret = "s3cret"
+    assert client.get(f"{BASE}/health").status_code == 200  # health stays open
+    assert _generate(client).status_code == 401
+
+    def token(projects):
+        return jwt.encode({"sub": "u", "projects": projects, "exp": time.time() + 60}, "s3cret", algorithm="HS256")
+
+    a = {"Authorization": f"Bearer {token(['p1'])}"}
+    b = {"Authorization": f"Bearer {token(['p2'])}"}
+    r = client.post(f"{BASE}/generate", headers=a, json={"project_id": "p1", "content_prompt": "Explain x"})
+    assert r.status_code == 202
+    task_id = r.json()["task_id"]
+    assert client.get(f"{BASE}/tasks/{task_id}/status", headers=a).status_code == 200
+    assert client.get(f"{BASE}/tasks/{task_id}/status", headers=b).status_code == 404
+    assert client.post(f"{BASE}/generate", headers=b, json={"project_id": "p1", "content_prompt": "x"}).status_code == 404
+    bad = {"Authorization": "Bearer not-a-jwt"}
+    assert client.get(f"{BASE}/tasks/{task_id}/status", headers=bad).json()["error_code"] == "UNAUTHORIZED"
+
+
+def test_agents_plan_and_code(env):
+    client, *_ = env
+    plan = client.post("/api/v1/video/agents/plan", json={"project_id": "p1", "content_prompt": "Explain the Pythagorean theorem", "scene_count": 3})
+    assert plan.status_code == 200 and len(plan.json()["scenes"]) == 3
+    code = client.post("/api/v1/video/agents/code", json={"scene_plan": plan.json()["scenes"][1], "max_scene_duration": 8})
+    assert code.status_code == 200 and "class Scene02(Scene)" in code.json()["code"]
+
+
+def test_openapi_docs(env):
+    client, *_ = env
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert f"{BASE}/tasks/{{task_id}}/status" in paths and f"{BASE}/generate" in paths
