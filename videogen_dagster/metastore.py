@@ -273,7 +273,7 @@ class SqliteMetadataStore:
         with self._tx() as db:
             # A finished task stays finished: late writes from a straggling run do not reopen it.
             db.execute(
-                f"UPDATE tasks SET {cols} WHERE task_id = ? AND status NOT IN ('completed', 'cancelled')"
+                f"UPDATE tasks SET {cols} WHERE task_id = ? AND status NOT IN ('completed', 'cancelled', 'failed')"
                 if fields.get("status") not in ("completed", "cancelled", "failed")
                 else f"UPDATE tasks SET {cols} WHERE task_id = ? AND status != 'cancelled'",
                 (*fields.values(), task_id),
