@@ -10,7 +10,7 @@ from fastapi import Depends
 from api_bridge.dagster_client import DagsterClient
 from api_bridge.settings import Settings, get_settings
 from videogen_dagster.metastore import SqliteMetadataStore
-from videogen_dagster.objectstore import LocalObjectStore, ObjectStore
+from videogen_dagster.objectstore import StoreConfig
 
 
 @lru_cache
@@ -19,8 +19,9 @@ def get_meta() -> SqliteMetadataStore:
 
 
 @lru_cache
-def get_store() -> ObjectStore:
-    return LocalObjectStore(get_settings().objects_root)
+def get_store_config() -> StoreConfig:
+    """Same environment as the code location: S3_BUCKET etc. select S3, else the local folder."""
+    return StoreConfig.from_env(str(get_settings().objects_root))
 
 
 @lru_cache
@@ -35,8 +36,8 @@ async def provide_meta() -> SqliteMetadataStore:
     return get_meta()
 
 
-async def provide_store() -> ObjectStore:
-    return get_store()
+async def provide_store() -> StoreConfig:
+    return get_store_config()
 
 
 async def provide_dagster() -> DagsterClient:
@@ -48,6 +49,6 @@ async def provide_settings() -> Settings:
 
 
 Meta = Annotated[SqliteMetadataStore, Depends(provide_meta)]
-Store = Annotated[ObjectStore, Depends(provide_store)]
+Store = Annotated[StoreConfig, Depends(provide_store)]
 Dagster = Annotated[DagsterClient, Depends(provide_dagster)]
 SettingsDep = Annotated[Settings, Depends(provide_settings)]

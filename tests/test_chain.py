@@ -78,7 +78,7 @@ def test_chain_advances_and_rejoins(var_dir):
         assert meta.get_scene(VIDEO, 2)["version"] == 2
         # Old versions stay in storage.
         v1 = meta.scene_history(VIDEO, 2)[0]["assets"]["video"]["key"]
-        assert resources["storage"].get_store().exists(v1)
+        assert resources["storage"].store_config().store_for(None).exists(v1)
 
         # A slot the plan does not use fails clearly.
         with pytest.raises(PipelineError, match="slot 05 is unused"):
@@ -131,7 +131,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         assert abs(after["duration"] - before["duration"]) <= 0.1  # speed edits keep the timing
         history = meta.scene_history(VIDEO, 1)
         assert history[-1]["edit_prompt"] == "make the triangle blue and slower"
-        source = resources["storage"].get_store().get_bytes(after["assets"]["source"]["key"]).decode()
+        source = resources["storage"].store_config().store_for(None).get_bytes(after["assets"]["source"]["key"]).decode()
         assert "ACCENT = '#3b82f6'" in source
 
         with pytest.raises(PipelineError, match="offline editor cannot apply"):

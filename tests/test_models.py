@@ -51,7 +51,7 @@ def test_defaults_follow_the_spec():
     assert req.llm.planner_model == "gpt-4o-mini" and req.llm.temperature == 0.7
     assert req.render_config.quality == "medium" and req.render_config.max_retries == 3
     assert req.render_config.output_format() == (1920, 1080, 30)
-    assert req.s3_config.base_prefix == "projects/" and req.s3_config.storage_class == "STANDARD"
+    assert req.s3_config.base_prefix is None and req.s3_config.storage_class == "STANDARD"
     # The spec's field name is model_config; it round-trips under that name.
     assert "model_config" in req.to_stored()
 

@@ -9,6 +9,7 @@ from videogen_dagster.assets.plan import scene_plan
 from videogen_dagster.assets.scenes import scene_assets
 from videogen_dagster.assets.video import video_outputs
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
+from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -24,9 +25,8 @@ def var_dir() -> Path:
 def default_resources(base: Path | None = None) -> dict:
     base = base or var_dir()
     return {
-        "storage": ObjectStoreResource(
-            root=str(base / "objects"), base_prefix=os.environ.get("S3_BASE_PREFIX", "projects/")
-        ),
+        # S3_BUCKET (and the other S3_*/AWS_* variables) switch objects to S3.
+        "storage": ObjectStoreResource.from_store_config(StoreConfig.from_env(str(base / "objects"))),
         "metadata": MetadataStoreResource(sqlite_path=str(base / "metadata.sqlite")),
         "llm": LLMResource(),
         "renderer": ManimRendererResource(workdir=str(base / "work")),

@@ -145,15 +145,18 @@ class RenderConfig(_Strict):
 
 
 class S3Config(_Strict):
-    bucket_name: str | None = None
-    base_prefix: str = "projects/"
+    bucket_name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # None: the deployment's S3_BASE_PREFIX (default "projects/").
+    base_prefix: str | None = None
     public_base_url: str | None = None
     enable_versioning: bool = True
     storage_class: str = "STANDARD"
 
     @field_validator("base_prefix")
     @classmethod
-    def _prefix(cls, v: str) -> str:
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
         if v and (".." in v.split("/") or v.startswith("/")):
             raise ValueError("base_prefix must be a relative key prefix without '..'")
         if v and not v.endswith("/"):

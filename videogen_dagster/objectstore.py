@@ -17,9 +17,11 @@ import mimetypes
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from videogen_dagster.models import validate_id
 
@@ -90,6 +92,7 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def list_keys(self, prefix: str) -> list[str]: ...
     def url(self, key: str) -> str: ...
+    def check(self) -> None: ...
 
 
 class LocalObjectStore:
@@ -157,3 +160,275 @@ class LocalObjectStore:
 
     def url(self, key: str) -> str:
         return self._path(key).as_uri()
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise ObjectStoreError(f"object folder {self.root} is not writable")
+
+
+# --- S3 ------------------------------------------------------------------------------------------
+
+MiB = 1024 * 1024
+S3_MAX_PARTS = 10_000
+S3_MIN_PART = 5 * MiB
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
+class ObjectStoreError(RuntimeError):
+    pass
+
+
+def part_size_for(size: int, preferred: int = 16 * MiB) -> int:
+    """A multipart chunk size that keeps any file under S3's 10,000-part limit."""
+    needed = -(-size // (S3_MAX_PARTS - 1))  # ceil, with one part of slack
+    return max(S3_MIN_PART, preferred, needed)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    public_base_url: str | None = None
+    storage_class: str = "STANDARD"
+    server_side_encryption: str | None = None  # e.g. "AES256" or "aws:kms"
+    presign_seconds: int = 3600
+    multipart_threshold: int = 16 * MiB
+    max_attempts: int = 5
+    create_bucket: bool = False
+    enable_versioning: bool = True
+
+
+class S3ObjectStore:
+    """Objects in an S3 bucket (AWS, MinIO, R2, moto...). Records keep bucket/key/version id;
+    URLs are made when read: public base URL + key, or a presigned GET."""
+
+    def __init__(self, settings: S3Settings, client=None):
+        import boto3
+        from botocore.config import Config
+
+        if not 1 <= settings.presign_seconds <= MAX_PRESIGN_SECONDS:
+            raise ObjectStoreError(
+                f"presign expiry must be between 1 s and 7 days (got {settings.presign_seconds} s)"
+            )
+        self.s = settings
+        custom = settings.endpoint_url is not None
+        config = Config(
+            region_name=settings.region,
+            # Standard mode retries 5xx, throttling and timeouts with exponential backoff.
+            retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            # Non-AWS endpoints: path-style addressing and no default checksums avoid known
+            # incompatibilities (see notes/convex-s3.md).
+            s3={"addressing_style": "path"} if custom else {},
+            request_checksum_calculation="when_required" if custom else "when_supported",
+            response_checksum_validation="when_required" if custom else "when_supported",
+        )
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            aws_access_key_id=settings.access_key_id,
+            aws_secret_access_key=settings.secret_access_key,
+            config=config,
+        )
+
+    # -- start-up check --
+
+    def check(self) -> None:
+        """Fail early, naming the bucket and endpoint, when the bucket cannot be used."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        where = f"bucket {self.s.bucket!r} at {self.s.endpoint_url or 'AWS S3'}"
+        try:
+            self.client.head_bucket(Bucket=self.s.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound") and self.s.create_bucket:
+                self._create()
+                return
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise ObjectStoreError(f"{where} does not exist (create it, or set S3_CREATE_BUCKET=1 for a local store)") from None
+            if code in ("403", "401", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
+                raise ObjectStoreError(f"{where}: access denied; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY ({code})") from None
+            raise ObjectStoreError(f"{where}: {code or exc}") from None
+        except BotoCoreError as exc:
+            raise ObjectStoreError(f"{where} is unreachable: {exc}") from None
+
+    def _create(self) -> None:
+        args: dict = {"Bucket": self.s.bucket}
+        if self.s.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": self.s.region}
+        self.client.create_bucket(**args)
+        if self.s.enable_versioning:
+            self.client.put_bucket_versioning(
+                Bucket=self.s.bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
+
+    # -- writes --
+
+    def _extra(self, key: str, sha: str) -> dict:
+        parts = key.split("/")
+        tags = {"kind": Path(key).suffix.lstrip(".") or "object"}
+        if len(parts) > 2:
+            tags["project"] = parts[-5] if "/scenes/" in key else parts[-4]
+        extra = {
+            "ContentType": content_type_for(key),
+            "Metadata": {"sha256": sha},
+            "StorageClass": self.s.storage_class,
+            "Tagging": "&".join(f"{k}={v}" for k, v in tags.items()),
+        }
+        if self.s.server_side_encryption:
+            extra["ServerSideEncryption"] = self.s.server_side_encryption
+        return extra
+
+    def _existing(self, key: str, sha: str, size: int) -> StoredObject | None:
+        """The object already at `key` when it has these exact bytes (same sha256)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.s.bucket, Key=key)
+        except ClientError:
+            return None
+        if head.get("Metadata", {}).get("sha256") != sha:
+            return None
+        return self._stored(key, sha, size, head.get("VersionId"))
+
+    def _stored(self, key: str, sha: str, size: int, version_id: str | None) -> StoredObject:
+        return StoredObject(
+            key=key, uri=f"s3://{self.s.bucket}/{key}", sha256=sha, bytes=size,
+            content_type=content_type_for(key), bucket=self.s.bucket,
+            version_id=None if version_id in (None, "null") else version_id,
+        )
+
+    def put_file(self, key: str, path: Path) -> StoredObject:
+        from boto3.s3.transfer import TransferConfig
+
+        sha, size = sha256_file(path), path.stat().st_size
+        existing = self._existing(key, sha, size)
+        if existing:
+            return existing
+        chunk = part_size_for(size)
+        config = TransferConfig(
+            multipart_threshold=self.s.multipart_threshold, multipart_chunksize=chunk,
+            max_concurrency=4, use_threads=True,
+        )
+        self.client.upload_file(str(path), self.s.bucket, key, ExtraArgs=self._extra(key, sha), Config=config)
+        # upload_file returns nothing; read back the version id (and that the object is there).
+        head = self.client.head_object(Bucket=self.s.bucket, Key=key)
+        if head.get("ContentLength") != size:
+            raise ObjectStoreError(f"upload of {key} is incomplete: {head.get('ContentLength')} of {size} bytes")
+        return self._stored(key, sha, size, head.get("VersionId"))
+
+    def put_bytes(self, key: str, data: bytes) -> StoredObject:
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self._existing(key, sha, len(data))
+        if existing:
+            return existing
+        resp = self.client.put_object(Bucket=self.s.bucket, Key=key, Body=data, **self._extra(key, sha))
+        return self._stored(key, sha, len(data), resp.get("VersionId"))
+
+    # -- reads --
+
+    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
+        from botocore.exceptions import ClientError
+
+        args = {"Bucket": self.s.bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        try:
+            return self.client.get_object(**args)["Body"].read()
+        except ClientError as exc:
+            raise KeyError(f"no object {key!r} in bucket {self.s.bucket!r}: {exc}") from None
+
+    def download(self, key: str, dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.client.download_file(self.s.bucket, key, str(dest))
+        return dest
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.s.bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+
+    def list_keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.s.bucket, Prefix=prefix)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def url(self, key: str) -> str:
+        if self.s.public_base_url:
+            return f"{self.s.public_base_url.rstrip('/')}/{quote(key)}"
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.s.bucket, "Key": key}, ExpiresIn=self.s.presign_seconds
+        )
+
+
+# --- choosing a store ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Which store a video's objects go to: S3 when a bucket is configured (in the environment or
+    in the request's s3_config), else the local folder."""
+
+    local_root: str
+    base_prefix: str = "projects/"
+    s3: S3Settings | None = None
+
+    @classmethod
+    def from_env(cls, local_root: str, env: dict[str, str] | None = None) -> StoreConfig:
+        e = dict(os.environ if env is None else env)
+        prefix = e.get("S3_BASE_PREFIX", "projects/")
+        s3 = None
+        if e.get("S3_BUCKET"):
+            s3 = S3Settings(
+                bucket=e["S3_BUCKET"],
+                endpoint_url=e.get("S3_ENDPOINT_URL") or None,
+                region=e.get("AWS_REGION", "us-east-1"),
+                access_key_id=e.get("AWS_ACCESS_KEY_ID") or None,
+                secret_access_key=e.get("AWS_SECRET_ACCESS_KEY") or None,
+                public_base_url=e.get("S3_PUBLIC_BASE_URL") or None,
+                storage_class=e.get("S3_STORAGE_CLASS", "STANDARD"),
+                server_side_encryption=e.get("S3_SSE") or None,
+                presign_seconds=int(e.get("S3_PRESIGN_SECONDS", "3600")),
+                multipart_threshold=int(float(e.get("S3_MULTIPART_THRESHOLD_MB", "16")) * MiB),
+                create_bucket=e.get("S3_CREATE_BUCKET", "").lower() in ("1", "true", "yes"),
+            )
+        return cls(local_root=local_root, base_prefix=_slash(prefix), s3=s3)
+
+    def prefix_for(self, s3_config: dict | None) -> str:
+        given = (s3_config or {}).get("base_prefix")
+        return _slash(given) if given else self.base_prefix
+
+    def store_for(self, s3_config: dict | None = None) -> ObjectStore:
+        """The store of one video: the request's s3_config overrides the environment."""
+        cfg = s3_config or {}
+        bucket = cfg.get("bucket_name")
+        if not bucket and self.s3 is None:
+            return LocalObjectStore(Path(self.local_root))
+        base = self.s3 or S3Settings(bucket=bucket or "")
+        overrides: dict = {}
+        if bucket:
+            overrides["bucket"] = bucket
+        if cfg.get("public_base_url"):
+            overrides["public_base_url"] = cfg["public_base_url"]
+        if cfg.get("storage_class"):
+            overrides["storage_class"] = cfg["storage_class"]
+        if "enable_versioning" in cfg:
+            overrides["enable_versioning"] = bool(cfg["enable_versioning"])
+        return _s3_store(replace(base, **overrides))
+
+
+def _slash(prefix: str) -> str:
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+@lru_cache(maxsize=32)
+def _s3_store(settings: S3Settings) -> S3ObjectStore:
+    # One client per distinct configuration: boto3 clients are thread-safe and slow to build.
+    return S3ObjectStore(settings)

@@ -22,6 +22,7 @@ from videogen_dagster.metastore import SqliteMetadataStore, now_iso
 from videogen_dagster.models import GenerateRequest, scene_id, split_video_key
 from videogen_dagster.objectstore import (
     ObjectStore,
+    StoreConfig,
     StoredObject,
     plan_key,
     scene_object_key,
@@ -65,14 +66,18 @@ def offline_fix(plan: ScenePlan, error: RenderError) -> ScenePlan | None:
 class Services:
     """The collaborators a step needs; resources build one of these per run."""
 
-    store: ObjectStore
+    stores: StoreConfig
     meta: SqliteMetadataStore
-    base_prefix: str
     workdir: Path
     planner: Planner = offline_planner
     coder: Coder = template_coder
     render_timeout: float = 300.0
     renderer: Callable[..., RenderResult] = field(default=render_scene)
+
+    def store_for(self, request: GenerateRequest) -> tuple[ObjectStore, str]:
+        """The object store and key prefix of one video (its s3_config overrides the defaults)."""
+        s3 = request.s3_config.model_dump()
+        return self.stores.store_for(s3), self.stores.prefix_for(s3)
 
 
 def total_steps(scene_count: int) -> int:
@@ -118,11 +123,14 @@ def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
     if task_id:
         svc.meta.start_task(task_id)
         _progress(svc.meta, task_id, 0, total, message="Planning scenes...", current_step="planning")
+    store, prefix = svc.store_for(request)
+    # A missing bucket or bad credentials fail here, before any rendering is spent.
+    store.check()
     plan = svc.planner(request)
     video = svc.meta.get_video(video_key) or {}
     version = int(video.get("plan_version") or 0) + 1
-    key = plan_key(svc.base_prefix, request.project_id, plan.session_id, version)
-    obj = svc.store.put_bytes(key, plan.model_dump_json(indent=2).encode())
+    key = plan_key(prefix, request.project_id, plan.session_id, version)
+    obj = store.put_bytes(key, plan.model_dump_json(indent=2).encode())
     svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
     for s in plan.scenes:
         svc.meta.set_scene_status(video_key, s.scene_number, scene_id(plan.session_id, s.scene_number), s.title, "queued")
@@ -274,9 +282,10 @@ def _store_scene(
     source.write_text(generated.code, encoding="utf-8")
     version = svc.meta.next_scene_version(video_key, n)
     files = {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
+    store, prefix = svc.store_for(request)
     objects = {
-        kind: svc.store.put_file(
-            scene_object_key(svc.base_prefix, plan.project_id, plan.session_id, n, version, SCENE_FILES[kind]), path
+        kind: store.put_file(
+            scene_object_key(prefix, plan.project_id, plan.session_id, n, version, SCENE_FILES[kind]), path
         )
         for kind, path in files.items()
     }
@@ -320,14 +329,16 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
         )
     if task_id:
         _progress(svc.meta, task_id, total - 2, total, message="Combining scenes...", current_step="combine")
+    request = load_request(svc.meta, video_key)
+    store, prefix = svc.store_for(request)
     work = Path(tempfile.mkdtemp(prefix="combine-", dir=_ensure(svc.workdir)))
     try:
         parts, cue_sets = [], []
         for n in range(1, plan.scene_count + 1):
             assets = scenes[n]["assets"]
-            local = svc.store.download(assets["video"]["key"], work / f"{n:02d}.mp4")
+            local = store.download(assets["video"]["key"], work / f"{n:02d}.mp4")
             parts.append(local)
-            cues = media.parse_srt(svc.store.get_bytes(assets["subtitles"]["key"]).decode())
+            cues = media.parse_srt(store.get_bytes(assets["subtitles"]["key"]).decode())
             cue_sets.append((cues, media.probe(local).duration))
         out = work / "combined.mp4"
         method = media.concat(parts, out)
@@ -341,9 +352,9 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
         video = svc.meta.get_video(video_key) or {}
         version = int(video.get("combined_version") or 0) + 1
         p, s = plan.project_id, plan.session_id
-        vid = svc.store.put_file(video_object_key(svc.base_prefix, p, s, version, "combined.mp4"), out)
-        srt = svc.store.put_bytes(video_object_key(svc.base_prefix, p, s, version, "subtitles.srt"), media.to_srt(cues).encode())
-        vtt = svc.store.put_bytes(video_object_key(svc.base_prefix, p, s, version, "subtitles.vtt"), media.to_vtt(cues).encode())
+        vid = store.put_file(video_object_key(prefix, p, s, version, "combined.mp4"), out)
+        srt = store.put_bytes(video_object_key(prefix, p, s, version, "subtitles.srt"), media.to_srt(cues).encode())
+        vtt = store.put_bytes(video_object_key(prefix, p, s, version, "subtitles.vtt"), media.to_vtt(cues).encode())
         if task_id:
             _progress(svc.meta, task_id, total - 1, total, message="Writing manifest...", current_step="manifest")
         combined = {
@@ -351,13 +362,13 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
             "subtitles_srt": srt.as_dict(), "subtitles_vtt": vtt.as_dict(), "join_method": method,
         }
         manifest_data = build_manifest(svc, plan, video, scenes, combined)
-        man = svc.store.put_bytes(
-            video_object_key(svc.base_prefix, p, s, version, "manifest.json"),
+        man = store.put_bytes(
+            video_object_key(prefix, p, s, version, "manifest.json"),
             json.dumps(manifest_data, indent=2).encode(),
         )
         combined["manifest"] = man.as_dict()
         svc.meta.save_combined(video_key, version, combined, info.duration)
-        result = build_result(svc.meta, svc.store, video_key, task_id)
+        result = build_result(svc.meta, svc.stores, video_key, task_id)
         if task_id:
             svc.meta.update_task(
                 task_id, status="completed", progress=100, message="Video generation completed",
@@ -402,10 +413,11 @@ def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, co
     }
 
 
-def build_result(meta: SqliteMetadataStore, store: ObjectStore, video_key: str, task_id: str | None = None) -> dict:
-    """The spec's task result for a video, with URLs made now (never stored)."""
+def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None) -> dict:
+    """The spec's task result for a video, with URLs made now (presigned URLs are never stored)."""
     project_id, session_id = split_video_key(video_key)
     video = meta.get_video(video_key) or {}
+    store = stores.store_for((video.get("request") or {}).get("s3_config"))
     plan = VideoPlan.model_validate(video["plan"]) if video.get("plan") else None
     count = plan.scene_count if plan else 0
     by_number = {s["scene_number"]: s for s in meta.list_scenes(video_key)}

@@ -180,7 +180,7 @@ def health(meta: Meta, dagster: Dagster, store: Store):
     except Exception as exc:
         checks["metadata_store"] = f"metadata store unavailable: {exc}"
     try:
-        store.list_keys("__health__/")
+        store.store_for(None).check()
         checks["object_store"] = None
     except Exception as exc:
         checks["object_store"] = f"object store unavailable: {exc}"

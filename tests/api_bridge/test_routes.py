@@ -11,7 +11,7 @@ from api_bridge.deps import provide_dagster, provide_meta, provide_settings, pro
 from api_bridge.main import create_app
 from api_bridge.settings import Settings
 from videogen_dagster.metastore import SqliteMetadataStore
-from videogen_dagster.objectstore import LocalObjectStore
+from videogen_dagster.objectstore import StoreConfig
 
 BASE = "/api/v1/video-generation"
 
@@ -63,7 +63,7 @@ class RecordingDagster:
 def env(tmp_path):
     app = create_app()
     meta = SqliteMetadataStore(tmp_path / "metadata.sqlite")
-    store = LocalObjectStore(tmp_path / "objects")
+    store = StoreConfig(local_root=str(tmp_path / "objects"))
     dagster = RecordingDagster()
     settings = Settings()
     app.dependency_overrides.update({

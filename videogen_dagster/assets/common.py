@@ -17,9 +17,8 @@ def services(
     renderer: ManimRendererResource,
 ) -> Services:
     return Services(
-        store=storage.get_store(),
+        stores=storage.store_config(),
         meta=metadata.get_store(),
-        base_prefix=storage.base_prefix,
         workdir=renderer.work_path(),
         planner=llm.planner(),
         coder=llm.coder(),
