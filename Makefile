@@ -54,6 +54,7 @@ lint: venv
 bench: deps
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_status.py
+	$(BIN)/python bench/bench_s3_upload.py
 
 clean:
 	rm -rf var bench/out

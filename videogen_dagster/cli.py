@@ -60,6 +60,8 @@ def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, q
     request = request.with_session()
     video_key = request.video_key
     resources = defs.resources
+    # Fail before registering anything when the object store cannot be used.
+    resources["storage"].store_config().store_for(request.s3_config.model_dump()).check()
     meta = resources["metadata"].get_store()
     task_id = new_task_id()
     meta.register_video(video_key, request.project_id, request.session_id or "", request.to_stored())
@@ -147,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"videogen: invalid request: {format_validation_error(exc)}", file=sys.stderr)
         return 2
-    task = generate(request, concurrency=args.concurrency, quiet=args.json)
+    from videogen_dagster.objectstore import ObjectStoreError
+
+    try:
+        task = generate(request, concurrency=args.concurrency, quiet=args.json)
+    except ObjectStoreError as exc:
+        print(f"videogen: object store: {exc}", file=sys.stderr)
+        return 2
     result = task.get("result")
     if args.json:
         print(json.dumps(result if result else {"status": task["status"], "error": task["error"]}, indent=2))

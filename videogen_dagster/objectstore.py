@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, replace
@@ -202,6 +203,10 @@ class S3Settings:
     enable_versioning: bool = True
 
 
+# {project}/{session}/(scenes/NN|video|plan)/vN/file, whatever the base prefix.
+_LAYOUT_RE = re.compile(r"(?:^|/)(?P<project>[^/]+)/[^/]+/(?:scenes/\d+|video|plan)/v\d+/[^/]+$")
+
+
 class S3ObjectStore:
     """Objects in an S3 bucket (AWS, MinIO, R2, moto...). Records keep bucket/key/version id;
     URLs are made when read: public base URL + key, or a presigned GET."""
@@ -218,6 +223,7 @@ class S3ObjectStore:
         custom = settings.endpoint_url is not None
         config = Config(
             region_name=settings.region,
+            signature_version="s3v4",  # presigned URLs: SigV4, at most 7 days
             # Standard mode retries 5xx, throttling and timeouts with exponential backoff.
             retries={"max_attempts": settings.max_attempts, "mode": "standard"},
             connect_timeout=10,
@@ -271,10 +277,10 @@ class S3ObjectStore:
     # -- writes --
 
     def _extra(self, key: str, sha: str) -> dict:
-        parts = key.split("/")
         tags = {"kind": Path(key).suffix.lstrip(".") or "object"}
-        if len(parts) > 2:
-            tags["project"] = parts[-5] if "/scenes/" in key else parts[-4]
+        m = _LAYOUT_RE.search(key)
+        if m:
+            tags["project"] = m.group("project")
         extra = {
             "ContentType": content_type_for(key),
             "Metadata": {"sha256": sha},
@@ -311,7 +317,7 @@ class S3ObjectStore:
         existing = self._existing(key, sha, size)
         if existing:
             return existing
-        chunk = part_size_for(size)
+        chunk = part_size_for(size, preferred=max(S3_MIN_PART, self.s.multipart_threshold))
         config = TransferConfig(
             multipart_threshold=self.s.multipart_threshold, multipart_chunksize=chunk,
             max_concurrency=4, use_threads=True,

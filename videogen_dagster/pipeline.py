@@ -123,14 +123,19 @@ def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
     if task_id:
         svc.meta.start_task(task_id)
         _progress(svc.meta, task_id, 0, total, message="Planning scenes...", current_step="planning")
-    store, prefix = svc.store_for(request)
-    # A missing bucket or bad credentials fail here, before any rendering is spent.
-    store.check()
-    plan = svc.planner(request)
-    video = svc.meta.get_video(video_key) or {}
-    version = int(video.get("plan_version") or 0) + 1
-    key = plan_key(prefix, request.project_id, plan.session_id, version)
-    obj = store.put_bytes(key, plan.model_dump_json(indent=2).encode())
+    try:
+        store, prefix = svc.store_for(request)
+        # A missing bucket or bad credentials fail here, before any rendering is spent.
+        store.check()
+        plan = svc.planner(request)
+        video = svc.meta.get_video(video_key) or {}
+        version = int(video.get("plan_version") or 0) + 1
+        key = plan_key(prefix, request.project_id, plan.session_id, version)
+        obj = store.put_bytes(key, plan.model_dump_json(indent=2).encode())
+    except Exception as exc:
+        if task_id:
+            svc.meta.update_task(task_id, status="failed", error=f"plan: {exc}"[:4000], message="Planning failed")
+        raise
     svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
     for s in plan.scenes:
         svc.meta.set_scene_status(video_key, s.scene_number, scene_id(plan.session_id, s.scene_number), s.title, "queued")
