@@ -14,7 +14,13 @@ import httpx
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from videogen_dagster.objectstore import MiB, ObjectStoreError, S3ObjectStore, S3Settings, StoreConfig
+from videogen_dagster.objectstore import (
+    MiB,
+    ObjectStoreError,
+    S3ObjectStore,
+    S3Settings,
+    StoreConfig,
+)
 
 from .conftest import run_cli
 
