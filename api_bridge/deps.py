@@ -9,13 +9,16 @@ from fastapi import Depends
 
 from api_bridge.dagster_client import DagsterClient
 from api_bridge.settings import Settings, get_settings
+from videogen_dagster.convex import open_metadata_store
 from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.objectstore import StoreConfig
 
 
 @lru_cache
 def get_meta() -> SqliteMetadataStore:
-    return SqliteMetadataStore(get_settings().metadata_path)
+    """The pipeline's metadata store (mirrored to Convex when CONVEX_DEPLOYMENT_URL is set)."""
+    s = get_settings()
+    return open_metadata_store(s.metadata_path, s.convex_url, s.convex_deploy_key)
 
 
 @lru_cache

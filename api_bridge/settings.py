@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     fallback_scene_seconds: dict[str, float] = {
         "preview": 6.0, "low": 15.0, "medium": 30.0, "high": 60.0, "production": 120.0,
     }
+    convex_url: str | None = Field(None, alias="CONVEX_DEPLOYMENT_URL")
+    convex_deploy_key: str | None = Field(None, alias="CONVEX_DEPLOY_KEY")
     scene_concurrency: int = Field(3, alias="SCENE_CONCURRENCY")
 
     @property

@@ -14,7 +14,7 @@ from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
-from videogen_dagster.sensors import video_chain_sensor
+from videogen_dagster.sensors import convex_outbox_sensor, video_chain_sensor
 
 
 def var_dir() -> Path:
@@ -27,7 +27,11 @@ def default_resources(base: Path | None = None) -> dict:
     return {
         # S3_BUCKET (and the other S3_*/AWS_* variables) switch objects to S3.
         "storage": ObjectStoreResource.from_store_config(StoreConfig.from_env(str(base / "objects"))),
-        "metadata": MetadataStoreResource(sqlite_path=str(base / "metadata.sqlite")),
+        # CONVEX_DEPLOYMENT_URL (+ CONVEX_DEPLOY_KEY) mirrors every record to Convex.
+        "metadata": MetadataStoreResource(
+            sqlite_path=str(base / "metadata.sqlite"),
+            convex_url=os.environ.get("CONVEX_DEPLOYMENT_URL", ""),
+        ),
         "llm": LLMResource(),
         "renderer": ManimRendererResource(workdir=str(base / "work")),
     }
@@ -37,7 +41,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[scene_plan, scene_assets, video_outputs],
         jobs=[plan_job, scene_job, combine_job],
-        sensors=[video_chain_sensor],
+        sensors=[video_chain_sensor, convex_outbox_sensor],
         resources=resources or default_resources(),
     )
 

@@ -148,3 +148,17 @@ def video_chain_sensor(
     if scenes:
         cursor["scene"] = scenes[-1].storage_id
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def convex_outbox_sensor(
+    context: dg.SensorEvaluationContext, metadata: MetadataStoreResource
+) -> dg.SkipReason:
+    """Replays metadata updates that waited while Convex was unreachable (no-op without Convex)."""
+    meta = metadata.get_store()
+    flush = getattr(meta, "flush", None)
+    if flush is None:
+        return dg.SkipReason("Convex is not configured")
+    sent = flush()
+    waiting = len(meta.outbox.pending())  # type: ignore[attr-defined]
+    return dg.SkipReason(f"replayed {sent} update(s) to Convex; {waiting} waiting")

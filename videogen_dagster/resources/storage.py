@@ -57,7 +57,8 @@ class ObjectStoreResource(dg.ConfigurableResource):
         return cls(
             root=cfg.local_root, base_prefix=cfg.base_prefix, bucket=s3.bucket,
             endpoint_url=s3.endpoint_url or "", region=s3.region,
-            access_key_id=s3.access_key_id or "", secret_access_key=s3.secret_access_key or "",
+            # Credentials are not copied into the resource's config (the UI shows it): boto3
+            # reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles or an IAM role itself.
             public_base_url=s3.public_base_url or "", storage_class=s3.storage_class,
             server_side_encryption=s3.server_side_encryption or "", presign_seconds=s3.presign_seconds,
             multipart_threshold_mb=s3.multipart_threshold / MiB, create_bucket=s3.create_bucket,

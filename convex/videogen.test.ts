@@ -1,0 +1,84 @@
+// The real Convex functions, run by convex-test's in-memory backend.
+import { convexTest } from "convex-test";
+import { describe, expect, test } from "vitest";
+import { api } from "./_generated/api";
+import schema from "./schema";
+
+const modules = import.meta.glob("./**/!(*.*.*)*.*s");
+const now = (s: number) => `2026-01-01T00:00:${String(s).padStart(2, "0")}Z`;
+const asset = (kind: string, key: string) => ({
+  kind, key, sha256: "ab".repeat(32), bytes: 10, contentType: "video/mp4", bucket: "b", versionId: "v1",
+});
+const task = {
+  taskId: "t1", kind: "generate" as const, projectId: "p", sessionId: "s", videoKey: "p.s",
+  status: "queued" as const, progress: 0, message: "queued", totalSteps: 6,
+  createdAt: now(0), updatedAt: now(0),
+};
+
+describe("tasks", () => {
+  test("upsert is idempotent and a finished task never reopens", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.tasks.upsert, task);
+    await t.mutation(api.tasks.upsert, task);
+    await t.mutation(api.tasks.upsert, { ...task, status: "completed", progress: 100, updatedAt: now(5) });
+    await t.mutation(api.tasks.upsert, { ...task, status: "progress", progress: 50, updatedAt: now(6) });
+    const got = await t.query(api.tasks.status, { taskId: "t1" });
+    expect(got?.status).toBe("completed");
+    expect(got?.progress).toBe(100);
+  });
+
+  test("a late replay of an older state does not win", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.tasks.upsert, { ...task, status: "progress", progress: 60, updatedAt: now(9) });
+    await t.mutation(api.tasks.upsert, { ...task, status: "progress", progress: 20, updatedAt: now(3) });
+    expect((await t.query(api.tasks.status, { taskId: "t1" }))?.progress).toBe(60);
+  });
+
+  test("validators reject bad statuses", async () => {
+    const t = convexTest(schema, modules);
+    await expect(t.mutation(api.tasks.upsert, { ...task, status: "done" as any })).rejects.toThrow();
+  });
+});
+
+describe("scenes", () => {
+  const version = (v: number, extra = {}) => ({
+    videoKey: "p.s", sceneNumber: 2, sceneId: "s_scene_2", title: "T", version: v,
+    editedBy: "pipeline" as const, duration: 4.5, assets: [asset("video", `k/v${v}/scene.mp4`)],
+    createdAt: now(v), ...extra,
+  });
+
+  test("versions append, replays are no-ops, and the video shows current assets", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.videos.upsert, {
+      videoKey: "p.s", projectId: "p", sessionId: "s", prompt: "x", sceneCount: 2, status: "progress",
+      planVersion: 1, combinedVersion: 0, updatedAt: now(0),
+    });
+    await t.mutation(api.scenes.recordVersion, version(1));
+    await t.mutation(api.scenes.recordVersion, version(1));
+    await t.mutation(api.scenes.recordVersion, version(2, { editedBy: "edit", editPrompt: "make it blue", expectedVersion: 1 }));
+    const history = await t.query(api.scenes.history, { videoKey: "p.s", sceneNumber: 2 });
+    expect(history.map((h) => [h.version, h.fromVersion, h.editPrompt])).toEqual([
+      [1, undefined, undefined],
+      [2, 1, "make it blue"],
+    ]);
+    const video = await t.query(api.videos.get, { videoKey: "p.s" });
+    expect(video?.scenes[0].version).toBe(2);
+    expect(video?.scenes[0].assets[0].key).toBe("k/v2/scene.mp4");
+    expect((await t.query(api.scenes.bySceneId, { sceneId: "s_scene_2" }))?.version).toBe(2);
+  });
+
+  test("of two edits from the same version only one wins", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.scenes.recordVersion, version(1));
+    await t.mutation(api.scenes.recordVersion, version(2, { editedBy: "edit", expectedVersion: 1 }));
+    await expect(
+      t.mutation(api.scenes.recordVersion, version(3, { editedBy: "edit", expectedVersion: 1 })),
+    ).rejects.toThrow(/VERSION_CONFLICT/);
+  });
+
+  test("versions only go up", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.scenes.recordVersion, version(3));
+    await expect(t.mutation(api.scenes.recordVersion, version(2))).rejects.toThrow(/VERSION_NOT_NEWER/);
+  });
+});

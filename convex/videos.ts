@@ -1,0 +1,77 @@
+import { v } from "convex/values";
+import { mutation, query } from "./_generated/server";
+import { assetRef } from "./schema";
+
+/** Upsert a video by its key with its full state. */
+export const upsert = mutation({
+  args: {
+    videoKey: v.string(),
+    projectId: v.string(),
+    sessionId: v.string(),
+    prompt: v.string(),
+    sceneCount: v.number(),
+    status: v.string(),
+    planVersion: v.number(),
+    combinedVersion: v.number(),
+    totalDuration: v.optional(v.number()),
+    combined: v.optional(v.array(assetRef)),
+    updatedAt: v.string(),
+  },
+  handler: async (ctx, args) => {
+    const existing = await ctx.db
+      .query("videos")
+      .withIndex("by_videoKey", (q) => q.eq("videoKey", args.videoKey))
+      .unique();
+    if (existing === null) {
+      return await ctx.db.insert("videos", args);
+    }
+    // Versions only go up, even when an older state is replayed late.
+    await ctx.db.replace(existing._id, {
+      ...args,
+      planVersion: Math.max(existing.planVersion, args.planVersion),
+      combinedVersion: Math.max(existing.combinedVersion, args.combinedVersion),
+      combined: args.combinedVersion >= existing.combinedVersion ? args.combined : existing.combined,
+    });
+    return existing._id;
+  },
+});
+
+/** A video with its scenes and each scene's current assets: what an app shows. */
+export const get = query({
+  args: { videoKey: v.string() },
+  handler: async (ctx, { videoKey }) => {
+    const video = await ctx.db
+      .query("videos")
+      .withIndex("by_videoKey", (q) => q.eq("videoKey", videoKey))
+      .unique();
+    if (video === null) return null;
+    const scenes = await ctx.db
+      .query("scenes")
+      .withIndex("by_video_number", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    const withAssets = await Promise.all(
+      scenes.map(async (scene) => {
+        const current = await ctx.db
+          .query("sceneVersions")
+          .withIndex("by_scene_version", (q) =>
+            q.eq("videoKey", videoKey).eq("sceneNumber", scene.sceneNumber).eq("version", scene.version),
+          )
+          .unique();
+        return { ...scene, assets: current?.assets ?? [] };
+      }),
+    );
+    return { ...video, scenes: withAssets };
+  },
+});
+
+/** Every video of a project, newest first. */
+export const byProject = query({
+  args: { projectId: v.string() },
+  handler: async (ctx, { projectId }) => {
+    return await ctx.db
+      .query("videos")
+      .withIndex("by_project", (q) => q.eq("projectId", projectId))
+      .order("desc")
+      .collect();
+  },
+});
