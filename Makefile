@@ -9,9 +9,9 @@ DEMO_SCENES ?= 3
 WEB_PORT ?= 3000
 API_PORT ?= 8000
 
-.PHONY: deps system-deps venv demo up test test-fast lint bench clean
+.PHONY: deps system-deps venv node-deps demo up test test-fast lint bench clean
 
-deps: system-deps venv
+deps: system-deps venv node-deps
 
 system-deps:
 	@bash scripts/install-system.sh
@@ -23,6 +23,13 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 venv: $(BIN)/.installed
+
+# Convex functions: TypeScript, type-checked and tested with convex-test (npm registry).
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-deps: node_modules/.installed
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
@@ -42,6 +49,8 @@ up: deps $(DAGSTER_HOME)/dagster.yaml
 
 test: deps
 	$(BIN)/ruff check videogen_dagster api_bridge tests bench
+	npm run --silent typecheck
+	npm test --silent
 	$(BIN)/pytest -q
 
 test-fast: venv

@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 // The real Convex functions, run by convex-test's in-memory backend.
 import { convexTest } from "convex-test";
 import { describe, expect, test } from "vitest";

@@ -4,6 +4,8 @@ set -euo pipefail
 PKGS=(ffmpeg libcairo2-dev libpango1.0-dev pkg-config bubblewrap
       texlive-latex-base texlive-latex-recommended texlive-latex-extra
       texlive-fonts-recommended dvisvgm cm-super-minimal)
+# Node.js runs the Convex functions' type-check and tests; the Python image ships it already.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
