@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from videogen_dagster import sandbox
 from videogen_dagster.media import MediaError, VideoInfo, probe
 from videogen_dagster.models import PRESETS, RenderConfig
 
@@ -69,14 +70,36 @@ def manim_command(source: Path, class_name: str, media_dir: Path, render: Render
     ]
 
 
+def _visible_python_paths() -> list[str]:
+    """The interpreter's install folders, to re-expose when the sandbox hides home folders."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    return sorted(str(p) for p in paths)
+
+
 def render_scene(
     code: str,
     class_name: str,
     workdir: Path,
     render: RenderConfig,
     timeout: float = 300.0,
+    confine: bool | None = None,
+    limits: sandbox.Limits | None = None,
+    static_check: bool = True,
 ) -> RenderResult:
-    """Write `code` to workdir/scene.py, render `class_name`, return the probed mp4."""
+    """Check `code`, write it to workdir/scene.py, render `class_name` (confined), probe the mp4.
+
+    `confine`: None confines when bubblewrap is installed; True requires it; False runs bare
+    (for benchmarks of the renderer itself)."""
+    violations = sandbox.check_code(code) if static_check else []
+    if violations:
+        raise RenderError(
+            "the scene code was refused by the static check", "\n".join(str(v) for v in violations)
+        )
+    if confine is None:
+        confine = sandbox.bwrap_available()
+    elif confine and not sandbox.bwrap_available():
+        raise RenderError("confined rendering needs bubblewrap: run `make deps` (apt-get install bubblewrap)")
+    limits = limits or sandbox.Limits()
     if uses_latex(code) and not latex_available():
         raise RenderError(
             "this scene uses LaTeX (MathTex/Tex) but `latex`/`dvisvgm` are not installed: "
@@ -87,8 +110,17 @@ def render_scene(
     source.write_text(code, encoding="utf-8")
     media_dir = workdir / "media"
     shutil.rmtree(media_dir, ignore_errors=True)
-    cmd = manim_command(source, class_name, media_dir, render)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    inner = Path(sandbox.INNER_WORKDIR) if confine else workdir
+    cmd = manim_command(inner / "scene.py", class_name, inner / "media", render)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    preexec = None
+    if confine:
+        user = sandbox.sandbox_user()
+        sandbox.prepare_workdir(workdir, user)
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups", "--", *cmd]
+        cmd = sandbox.confined_command(cmd, workdir, keep_visible=_visible_python_paths())
+        preexec = sandbox.limits_preexec(limits)
     started = time.perf_counter()
     # Own process group, so a timeout kills Manim and the ffmpeg/latex children it started.
     proc = subprocess.Popen(
@@ -99,6 +131,7 @@ def render_scene(
         text=True,
         env=env,
         start_new_session=True,
+        preexec_fn=preexec,
     )
     try:
         output, _ = proc.communicate(timeout=timeout)
@@ -108,8 +141,10 @@ def render_scene(
         raise RenderError(f"render of {class_name} exceeded the {timeout:.0f}s wall-clock limit", output[-3000:]) from None
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
+        limit = sandbox.explain_exit(proc.returncode, output, limits, workdir) if confine else None
+        reason = f": {limit}" if limit else ""
         raise RenderError(
-            f"manim exited with code {proc.returncode} rendering {class_name}", _trim(output)
+            f"manim exited with code {proc.returncode} rendering {class_name}{reason}", _trim(output)
         )
     videos = [p for p in media_dir.rglob("scene.mp4") if "partial_movie_files" not in p.parts]
     if not videos:

@@ -131,13 +131,22 @@ def bwrap_available() -> bool:
     return shutil.which("bwrap") is not None
 
 
-def confined_command(cmd: list[str], workdir: Path) -> list[str]:
-    """`cmd` wrapped in bubblewrap: read-only system, writable workdir, no network."""
-    work = str(workdir.resolve())
+# Where the work folder appears inside the sandbox (on its private /tmp), whatever its real
+# path: the real one may sit below folders the sandbox user cannot enter.
+INNER_WORKDIR = "/tmp/scene"
+
+
+def confined_command(cmd: list[str], workdir: Path, keep_visible: list[str] = ()) -> list[str]:
+    """`cmd` wrapped in bubblewrap: read-only system, the work folder writable at INNER_WORKDIR,
+    no network, home folders hidden (except `keep_visible` paths, such as the Python install)."""
+    work = INNER_WORKDIR
     home_hidden = []
     for home in ("/root", "/home"):
         if Path(home).is_dir():
             home_hidden += ["--tmpfs", home]
+            for keep in keep_visible:
+                if keep.startswith(home + "/"):
+                    home_hidden += ["--ro-bind", keep, keep]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
@@ -145,7 +154,7 @@ def confined_command(cmd: list[str], workdir: Path) -> list[str]:
         "--proc", "/proc",
         "--tmpfs", "/tmp",
         *home_hidden,
-        "--bind", work, work,
+        "--bind", str(workdir.resolve()), work,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--die-with-parent", "--new-session",
         "--chdir", work,
@@ -158,8 +167,9 @@ def confined_command(cmd: list[str], workdir: Path) -> list[str]:
     ]
 
 
-def limits_preexec(limits: Limits, user: tuple[int, int] | None) -> Callable[[], None]:
-    """Runs in the child before exec: rlimits first (as root), then drop to the sandbox user."""
+def limits_preexec(limits: Limits) -> Callable[[], None]:
+    """Runs in the child before exec: the rlimits, inherited by bubblewrap and the render. The
+    drop to the sandbox user happens inside bubblewrap (setpriv), after it has set up mounts."""
 
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
@@ -167,10 +177,6 @@ def limits_preexec(limits: Limits, user: tuple[int, int] | None) -> Callable[[],
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if user is not None:
-            os.setgroups([])
-            os.setgid(user[1])
-            os.setuid(user[0])
 
     return apply
 
@@ -183,10 +189,16 @@ def prepare_workdir(workdir: Path, user: tuple[int, int] | None) -> None:
             os.chown(path, *user)
 
 
-def explain_exit(returncode: int, output: str, limits: Limits) -> str | None:
+def explain_exit(returncode: int, output: str, limits: Limits, workdir: Path | None = None) -> str | None:
     """Which limit stopped the process, when one did."""
     import signal
 
+    # Python ignores SIGXFSZ, so a capped write fails with EFBIG or a short write: look for a
+    # file that reached the cap.
+    if workdir is not None and any(
+        p.is_file() and p.stat().st_size >= limits.file_bytes for p in workdir.rglob("*")
+    ):
+        return f"file size limit ({limits.file_bytes // 1024**2} MiB) exceeded"
     if returncode == -signal.SIGXCPU or returncode == 128 + signal.SIGXCPU:
         return f"CPU time limit ({limits.cpu_seconds} s) exceeded"
     if returncode == -signal.SIGXFSZ or returncode == 128 + signal.SIGXFSZ or "File too large" in output:

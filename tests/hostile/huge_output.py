@@ -1,0 +1,6 @@
+from manim import *
+
+
+class Hostile(Scene):
+    def construct(self):
+        np.zeros(50_000_000).tofile("huge.bin")

@@ -1,0 +1,6 @@
+from manim import *
+
+
+class Hostile(Scene):
+    def construct(self):
+        utils.file_ops.os.system("touch CANARY")

@@ -1,0 +1,7 @@
+from manim import *
+
+
+class Hostile(Scene):
+    def construct(self):
+        with open("CANARY", "w") as f:
+            f.write("pwned")
