@@ -1,6 +1,5 @@
-import os
-
 from manim import *
+import os
 
 
 class Hostile(Scene):

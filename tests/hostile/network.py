@@ -1,6 +1,5 @@
-import socket
-
 from manim import *
+import socket
 
 
 class Hostile(Scene):

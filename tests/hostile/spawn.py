@@ -1,6 +1,5 @@
-import subprocess
-
 from manim import *
+import subprocess
 
 
 class Hostile(Scene):
