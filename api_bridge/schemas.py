@@ -106,6 +106,13 @@ class CancelPublic(BaseModel):
     status: TaskStatus
 
 
+class RetryAccepted(BaseModel):
+    task_id: str
+    status: TaskStatus
+    message: str
+    scenes: list[int]
+
+
 class HealthPublic(BaseModel):
     status: str
     service: str = "video-generation"

@@ -52,7 +52,6 @@ def _log(quiet: bool, msg: str) -> None:
 def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = False) -> dict:
     """Run the whole chain for one request; returns the task (with its result)."""
     prepare_dagster_home()
-    import dagster as dg
 
     from videogen_dagster.definitions import defs
     from videogen_dagster.pipeline import total_steps
@@ -69,25 +68,57 @@ def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, q
         task_id, "generate", request.project_id, request.session_id or "", video_key,
         total_steps(request.scene_count), request.render_config.quality,
     )
+    _log(quiet, f"[videogen] task {task_id}: planning {video_key} ({request.scene_count} scenes)")
+    return _drive(meta, task_id, video_key, None, concurrency, quiet)
+
+
+def retry(task_id: str, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = False) -> dict:
+    """Re-run only what failed of a task (its failed or unfinished scenes), then join."""
+    prepare_dagster_home()
+    from videogen_dagster.definitions import defs
+    from videogen_dagster.pipeline import scenes_to_retry
+
+    meta = defs.resources["metadata"].get_store()
+    task = meta.get_task(task_id)
+    if task is None:
+        raise LookupError(f"no task {task_id!r}")
+    if task["status"] != "failed":
+        raise ValueError(f"task {task_id} is {task['status']}; only a failed task can be retried")
+    video = meta.get_video(task["video_key"]) or {}
+    scenes = scenes_to_retry(meta, task["video_key"]) if video.get("plan") else None
+    meta.reopen_task(task_id, "Retrying failed scenes" if scenes is not None else "Retrying the plan")
+    _log(quiet, f"[videogen] retrying task {task_id}: " + (f"scenes {scenes}" if scenes is not None else "from the plan"))
+    return _drive(meta, task_id, task["video_key"], scenes, concurrency, quiet)
+
+
+def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurrency: int, quiet: bool) -> dict:
+    """Plan (when `scenes` is None), render the scenes (all planned ones, or `scenes`), join."""
+    import dagster as dg
+
     with dg.DagsterInstance.get() as instance:
         if not instance.has_dynamic_partition("videos", video_key):
             instance.add_dynamic_partitions("videos", [video_key])
     tags = {TASK_TAG: task_id, DRIVER_TAG: "cli"}
     started = time.perf_counter()
-    _log(quiet, f"[videogen] task {task_id}: planning {video_key} ({request.scene_count} scenes)")
-    if _run_step(PLAN_JOB, video_key, tags):
-        video = meta.get_video(video_key) or {}
-        count = int((video.get("plan") or {}).get("scene_count") or request.scene_count)
-        _log(quiet, f"[videogen] rendering {count} scenes, {concurrency} at a time")
-        keys = [f"{slot_key(n)}|{video_key}" for n in range(1, count + 1)]
+    planned = scenes is not None or _run_step(PLAN_JOB, video_key, tags)
+    if planned:
+        if scenes is None:
+            video = meta.get_video(video_key) or {}
+            scenes = list(range(1, int(video["plan"]["scene_count"]) + 1))
+        _log(quiet, f"[videogen] rendering {len(scenes)} scene(s), {concurrency} at a time")
+        keys = [f"{slot_key(n)}|{video_key}" for n in scenes]
         # Dagster's in-process execution is not thread-safe on a SQLite instance (its event log
-        # and logging locks deadlock), so each scene runs in a forked child process.
+        # and logging locks deadlock), so each scene runs in a forked child process. A failed
+        # scene does not stop the others.
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=max(1, concurrency), mp_context=ctx) as pool:
             ok = list(pool.map(_run_step, [SCENE_JOB] * len(keys), keys, [tags] * len(keys)))
         if all(ok):
             _log(quiet, "[videogen] joining scenes")
             _run_step(COMBINE_JOB, video_key, tags)
+        else:
+            failed = [n for n, good in zip(scenes, ok, strict=True) if not good]
+            _log(quiet, f"[videogen] scene(s) {failed} failed; `videogen retry {task_id}` re-runs only those")
     _log(quiet, f"[videogen] finished in {time.perf_counter() - started:.1f}s")
     task = meta.get_task(task_id)
     assert task is not None
@@ -127,11 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--session", default=None, help="session id (generated when absent)")
     g.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="scenes rendered at once")
     g.add_argument("--json", action="store_true", help="print the task result as JSON")
+    r = sub.add_parser("retry", help="re-run only the failed scenes of a failed task, then join")
+    r.add_argument("task_id")
+    r.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    r.add_argument("--json", action="store_true", help="print the task result as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "retry":
+        try:
+            task = retry(args.task_id, concurrency=args.concurrency, quiet=args.json)
+        except (LookupError, ValueError) as exc:
+            print(f"videogen: {exc}", file=sys.stderr)
+            return 2
+        return _report(task, args.json)
     raw = {
         "project_id": args.project,
         "content_prompt": args.prompt,
@@ -156,16 +198,35 @@ def main(argv: list[str] | None = None) -> int:
     except ObjectStoreError as exc:
         print(f"videogen: object store: {exc}", file=sys.stderr)
         return 2
-    result = task.get("result")
-    if args.json:
-        print(json.dumps(result if result else {"status": task["status"], "error": task["error"]}, indent=2))
+    return _report(task, args.json)
+
+
+def _report(task: dict, as_json: bool) -> int:
+    from videogen_dagster.definitions import defs
+    from videogen_dagster.pipeline import build_result
+
+    meta = defs.resources["metadata"].get_store()
+    video = meta.get_video(task["video_key"]) or {}
+    # The result is built now, so a failed task still lists what succeeded (and its URLs).
+    result = (
+        build_result(meta, defs.resources["storage"].store_config(), task["video_key"], task["task_id"])
+        if video.get("plan") else None
+    )
+    if result is not None:
+        result["status"] = task["status"]
+    if as_json:
+        print(json.dumps({**(result or {}), "task_id": task["task_id"], "status": task["status"],
+                          "error": task.get("error")}, indent=2))
     elif task["status"] == "completed" and result:
         print(f"combined video: {result['s3_combined_video_url']}")
         print(f"manifest:       {result['s3_manifest_url']}")
         print(f"subtitles:      {result['s3_subtitles_url']}")
         print(f"duration:       {result['total_duration']:.2f}s in {result['scene_count']} scenes")
     else:
-        print(f"videogen: generation {task['status']}: {task.get('error')}", file=sys.stderr)
+        print(f"videogen: task {task['task_id']} {task['status']}: {task.get('error')}", file=sys.stderr)
+        for s in (result or {}).get("scenes", []):
+            where = s["s3_video_url"] if s["status"] == "completed" else s.get("error")
+            print(f"  scene {s['scene_number']}: {s['status']}: {where}", file=sys.stderr)
     return 0 if task["status"] == "completed" else 1
 
 

@@ -304,6 +304,11 @@ class MirroredMetadataStore(SqliteMetadataStore):
         super().update_task(task_id, **fields)
         self._mirror_task(task_id)
 
+    def reopen_task(self, task_id: str, message: str) -> bool:
+        reopened = super().reopen_task(task_id, message)
+        self._mirror_task(task_id)
+        return reopened
+
     def start_task(self, task_id: str) -> None:
         super().start_task(task_id)
         self._mirror_task(task_id)

@@ -287,6 +287,16 @@ class SqliteMetadataStore:
                 (now_iso(), now_iso(), task_id),
             )
 
+    def reopen_task(self, task_id: str, message: str) -> bool:
+        """A failed task goes back to `progress` for a retry; False when it was not failed."""
+        with self._tx() as db:
+            cur = db.execute(
+                """UPDATE tasks SET status = 'progress', error = NULL, result = NULL, completed_at = NULL,
+                   message = ?, updated_at = ? WHERE task_id = ? AND status = 'failed'""",
+                (message, now_iso(), task_id),
+            )
+            return cur.rowcount == 1
+
     def get_task(self, task_id: str) -> dict | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         return _decode(row, ("result",)) if row else None

@@ -304,6 +304,13 @@ def _store_scene(
     return SceneOutcome(n, version, objects, info, result.seconds, 1, generated.coder, [])
 
 
+def scenes_to_retry(meta: SqliteMetadataStore, video_key: str) -> list[int]:
+    """The planned scenes without a finished render (failed, interrupted or never run)."""
+    plan = load_plan(meta, video_key)
+    done = {s["scene_number"] for s in meta.list_scenes(video_key) if s["status"] == "completed"}
+    return [n for n in range(1, plan.scene_count + 1) if n not in done]
+
+
 # --- step 3: combine ---------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from api_bridge.schemas import (
     ErrorPublic,
     GenerateAccepted,
     HealthPublic,
+    RetryAccepted,
     TaskResultPublic,
     TaskStatusPublic,
 )
@@ -27,8 +28,8 @@ from videogen_dagster.models import (
     slot_key,
     video_key,
 )
-from videogen_dagster.pipeline import build_result, total_steps
-from videogen_dagster.tags import KIND_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
+from videogen_dagster.pipeline import build_result, scenes_to_retry, total_steps
+from videogen_dagster.tags import COMBINE_JOB, KIND_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
 
 router = APIRouter(
     prefix="/api/v1/video-generation",
@@ -146,6 +147,14 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
 async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
     task = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    if task["status"] == "failed" and (meta.get_video(task["video_key"]) or {}).get("plan"):
+        # Partial success: which scenes succeeded (with their URLs) and which failed (with errors).
+        partial = build_result(meta, store, task["video_key"], task_id)
+        partial["status"] = "failed"
+        return TaskResultPublic(
+            task_id=task_id, status="failed", result=partial, completed_at=None,
+            message=f"Task failed: {task.get('error')}; POST .../tasks/{task_id}/retry re-runs only what failed",
+        )
     if task["status"] != "completed":
         detail = {"failed": f"Task failed: {task.get('error')}", "cancelled": "Task was cancelled"}.get(
             task["status"], f"Task is not finished yet ({task['progress']}%): {task['message']}"
@@ -168,6 +177,34 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
     runs = dagster.task_runs(task_id)
     dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
     return CancelPublic(task_id=task_id, message="Task cancellation requested", status="cancelled")
+
+
+@router.post("/tasks/{task_id}/retry", status_code=202, response_model=RetryAccepted)
+def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
+    """Re-run only what failed of a failed task (its unfinished scenes, or the plan), then join."""
+    task = _task_for(meta, principal, task_id)
+    if task["status"] != "failed":
+        raise ApiError(409, f"task {task_id} is {task['status']}; only a failed task can be retried", "CONFLICT")
+    key = task["video_key"]
+    video = meta.get_video(key) or {}
+    scenes = scenes_to_retry(meta, key) if video.get("plan") else []
+    if video.get("plan") and task["kind"] == "edit":
+        raise ApiError(409, "a failed edit is retried by sending the edit again", "CONFLICT")
+    meta.reopen_task(task_id, "Retrying failed scenes" if scenes else "Retrying the plan")
+    try:
+        if not video.get("plan"):
+            dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
+        for n in scenes:
+            dagster.launch(SCENE_JOB, {
+                "dagster/partition": f"{slot_key(n)}|{key}", "dagster/partition/scene": slot_key(n),
+                "dagster/partition/video": key, TASK_TAG: task_id, KIND_TAG: "scene",
+            })
+        if video.get("plan") and not scenes:
+            dagster.launch(COMBINE_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "combine"})
+    except DagsterUnavailable as exc:
+        raise _launch_failed(meta, task_id, exc) from exc
+    return RetryAccepted(task_id=task_id, status="progress", scenes=scenes,
+                         message=f"Retrying scene(s) {scenes}" if scenes else "Retrying")
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})

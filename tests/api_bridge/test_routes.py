@@ -234,3 +234,29 @@ def test_openapi_docs(env):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert f"{BASE}/tasks/{{task_id}}/status" in paths and f"{BASE}/generate" in paths
+
+
+def test_failed_task_result_is_partial_and_retry_reruns_only_failed(env):
+    client, meta, dagster, _ = env
+    task_id = _generate(client, session_id="s1", scene_count=2).json()["task_id"]
+    plan = {"project_id": "p1", "session_id": "s1", "prompt": "x", "topic": "x", "scene_count": 2,
+            "scenes": [{"scene_number": n, "title": f"T{n}", "kind": "points", "narration": ["a"]} for n in (1, 2)]}
+    meta.save_plan("p1.s1", plan, 1, {})
+    meta.record_scene_version("p1.s1", 1, "s1_scene_1", "T1", 1,
+                              {"video": {"key": "projects/p1/s1/scenes/01/v1/scene.mp4"}}, 3.0, 1.0, "preview", task_id, None)
+    meta.set_scene_status("p1.s1", 2, "s1_scene_2", "T2", "failed", error="manim exited with code 1")
+    meta.update_task(task_id, status="failed", error="scene 2: manim exited with code 1")
+
+    r = client.get(f"{BASE}/tasks/{task_id}/result").json()
+    assert r["status"] == "failed" and "retry" in r["message"]
+    s1, s2 = r["result"]["scenes"]
+    assert s1["status"] == "completed" and s1["s3_video_url"].endswith("scenes/01/v1/scene.mp4")
+    assert s2["status"] == "failed" and s2["error"] == "manim exited with code 1"
+
+    r = client.post(f"{BASE}/tasks/{task_id}/retry")
+    assert r.status_code == 202 and r.json()["scenes"] == [2]
+    job, tags, _ = dagster.launches[-1]
+    assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1" and tags["videogen/task_id"] == task_id
+    assert meta.get_task(task_id)["status"] == "progress" and meta.get_task(task_id)["error"] is None
+    again = client.post(f"{BASE}/tasks/{task_id}/retry")
+    assert again.status_code == 409 and "only a failed task" in again.json()["detail"]
