@@ -72,6 +72,10 @@ class DagsterClient:
         except Exception as exc:  # connection errors surface from the underlying transport
             raise DagsterUnavailable(f"Dagster webserver at {self.url} is unreachable: {exc}") from exc
 
+    def forget(self, task_id: str) -> None:
+        """Drop the cached runs of a task (after launching or terminating some of them)."""
+        self._cache.pop(task_id, None)
+
     def cached_task_runs(self, task_id: str, max_age: float) -> list[RunInfo] | None:
         """The cached answer when fresh enough (or being refreshed by another caller), else None."""
         hit = self._cache.get(task_id)

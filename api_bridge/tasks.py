@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from api_bridge.dagster_client import DagsterClient, DagsterUnavailable
+from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
 from api_bridge.settings import Settings
 from videogen_dagster.metastore import SqliteMetadataStore
 
@@ -58,8 +58,12 @@ async def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dic
             runs = await run_in_threadpool(dagster.task_runs, task["task_id"], RUNS_MAX_AGE)
         except DagsterUnavailable:
             return task  # the stored state is still the best answer
-    failed = [r for r in runs if r.status == "FAILURE"]
-    cancelled = [r for r in runs if r.status in ("CANCELED", "CANCELING")]
+    # Only the newest run of each step counts: a retry's run supersedes the one that failed.
+    latest: dict[tuple[str, str | None], RunInfo] = {}
+    for r in runs:  # newest first, as Dagster lists them
+        latest.setdefault((r.job_name, r.partition), r)
+    failed = [r for r in latest.values() if r.status == "FAILURE"]
+    cancelled = [r for r in latest.values() if r.status in ("CANCELED", "CANCELING")]
     if failed:
         r = failed[0]
         meta.update_task(

@@ -203,6 +203,7 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
             dagster.launch(COMBINE_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "combine"})
     except DagsterUnavailable as exc:
         raise _launch_failed(meta, task_id, exc) from exc
+    dagster.forget(task_id)
     return RetryAccepted(task_id=task_id, status="progress", scenes=scenes,
                          message=f"Retrying scene(s) {scenes}" if scenes else "Retrying")
 

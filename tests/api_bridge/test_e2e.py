@@ -54,8 +54,13 @@ def stack(tmp_path_factory):
            "DAGSTER_PORT": str(web), "JWT_SECRET": SECRET}
     bin_dir = Path(sys.executable).parent
     logs = open(var / "servers.log", "w")  # noqa: SIM115
+
+    def start_daemon():
+        return subprocess.Popen([bin_dir / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=REPO, env=env,
+                                stdout=logs, stderr=logs)
+
     procs = [
-        subprocess.Popen([bin_dir / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=REPO, env=env, stdout=logs, stderr=logs),
+        start_daemon(),
         subprocess.Popen([bin_dir / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(web)],
                          cwd=REPO, env=env, stdout=logs, stderr=logs),
         subprocess.Popen([sys.executable, "-m", "uvicorn", "api_bridge.main:app", "--host", "127.0.0.1", "--port", str(api)],
@@ -64,7 +69,9 @@ def stack(tmp_path_factory):
     try:
         _wait(f"http://127.0.0.1:{web}/server_info")
         _wait(f"http://127.0.0.1:{api}/docs")
-        yield httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30), var
+        yield httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30), var, {
+            "graphql": f"http://127.0.0.1:{web}/graphql", "procs": procs, "start_daemon": start_daemon,
+        }
     finally:
         for p in procs:
             p.terminate()
@@ -89,7 +96,7 @@ def _poll(client, task_id, headers, until=("completed", "failed", "cancelled"), 
 
 
 def test_generate_over_http_to_a_playable_video(stack):
-    client, var = stack
+    client, var, _ = stack
     a = _token(["proj_a"])
     health = client.get(f"{BASE}/health")
     assert health.status_code == 200, health.text
@@ -119,7 +126,7 @@ def test_generate_over_http_to_a_playable_video(stack):
 
 
 def test_cancel_while_rendering(stack):
-    client, _ = stack
+    client, _, _ = stack
     a = _token(["proj_a"])
     r = client.post(f"{BASE}/generate", headers=a, json={
         "project_id": "proj_a", "content_prompt": "Explain the Pythagorean theorem", "scene_count": 4,
@@ -134,3 +141,83 @@ def test_cancel_while_rendering(stack):
     assert s["status"] == "cancelled"
     result = client.get(f"{BASE}/tasks/{task_id}/result", headers=a).json()
     assert result["result"] is None and result["status"] == "cancelled"
+
+
+def _runs(graphql: str, task_id: str) -> list[dict]:
+    q = """query($v: String!) { runsOrError(filter: {tags: [{key: "videogen/task_id", value: $v}]}) {
+             ... on Runs { results { runId jobName status tags { key value } } } } }"""
+    return httpx.post(graphql, json={"query": q, "variables": {"v": task_id}}).json()["data"]["runsOrError"]["results"]
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    out = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                out[int(proc.name)] = (ppid, (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _rendering_run_worker(var: Path) -> int | None:
+    """The run worker (a child of a Dagster code server) of a scene that is rendering now."""
+    procs = _processes()
+    for pid, (_, cmd) in procs.items():
+        if cmd.startswith("bwrap") and str(var) in cmd:
+            cur = pid
+            while cur in procs and procs[cur][0] in procs:
+                parent = procs[cur][0]
+                if "api grpc" in procs[parent][1]:
+                    return cur
+                cur = parent
+    return None
+
+
+def _generate(client, headers, scenes, duration):
+    r = client.post(f"{BASE}/generate", headers=headers, json={
+        "project_id": "proj_a", "content_prompt": "Explain the Pythagorean theorem", "scene_count": scenes,
+        "render_config": {"quality": "preview", "max_scene_duration": duration},
+    })
+    assert r.status_code == 202, r.text
+    return r.json()["task_id"]
+
+
+def test_killed_worker_fails_the_task_and_retry_finishes(stack):
+    client, var, ctl = stack
+    a = _token(["proj_a"])
+    task_id = _generate(client, a, 2, 12)
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        victim = _rendering_run_worker(var)
+        time.sleep(0.2)
+    assert victim, "no scene started rendering"
+    time.sleep(1.0)  # mid-render
+    os.kill(victim, 9)
+    status, _ = _poll(client, task_id, a, until=("failed", "completed"), timeout=180)
+    assert status["status"] == "failed", status
+    assert "scene_job" in status["error"] and "failed" in status["error"]
+
+    r = client.post(f"{BASE}/tasks/{task_id}/retry", headers=a)
+    assert r.status_code == 202, r.text
+    assert r.json()["scenes"]  # only the unfinished scene(s)
+    status, _ = _poll(client, task_id, a, timeout=240)
+    assert status["status"] == "completed", status
+
+
+def test_daemon_restart_mid_chain_loses_and_duplicates_nothing(stack):
+    client, _, ctl = stack
+    a = _token(["proj_a"])
+    task_id = _generate(client, a, 3, 6)
+    _poll(client, task_id, a, until=("progress",), timeout=120)
+    daemon = ctl["procs"][0]
+    daemon.terminate()
+    daemon.wait(timeout=60)
+    time.sleep(3)
+    ctl["procs"][0] = ctl["start_daemon"]()
+    status, _ = _poll(client, task_id, a, timeout=300)
+    assert status["status"] == "completed", status
+    jobs = sorted(r["jobName"] for r in _runs(ctl["graphql"], task_id))
+    assert jobs == ["combine_job", "plan_job", "scene_job", "scene_job", "scene_job"]

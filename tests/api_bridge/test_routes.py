@@ -41,6 +41,9 @@ class RecordingDagster:
     def cached_task_runs(self, task_id, max_age):
         return None
 
+    def forget(self, task_id):
+        pass
+
     def task_runs(self, task_id, max_age=0.0):
         self._check()
         return self.runs.get(task_id, [])
