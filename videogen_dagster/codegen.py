@@ -44,6 +44,9 @@ class GeneratedScene:
     expected_duration: float
     coder: str = TEMPLATE_CODER
     beats: list[tuple[float, float]] = field(default_factory=list)
+    # Code not written from a template has no known beats: its narration is spread evenly over
+    # the rendered duration.
+    spread_cues: bool = False
 
 
 def class_name_for(scene_number: int) -> str:

@@ -281,11 +281,11 @@ class MirroredMetadataStore(SqliteMetadataStore):
 
     def record_scene_version(
         self, video_key, scene_number, scene_id, title, version, assets, duration, render_seconds,
-        quality, task_id, run_id, edit_prompt=None,
+        quality, task_id, run_id, edit_prompt=None, extra=None,
     ) -> None:
         super().record_scene_version(
             video_key, scene_number, scene_id, title, version, assets, duration, render_seconds,
-            quality, task_id, run_id, edit_prompt,
+            quality, task_id, run_id, edit_prompt, extra,
         )
         row = next(h for h in self.scene_history(video_key, scene_number) if h["version"] == version)
         self._send("scenes:recordVersion", {

@@ -32,7 +32,11 @@ def default_resources(base: Path | None = None) -> dict:
             sqlite_path=str(base / "metadata.sqlite"),
             convex_url=os.environ.get("CONVEX_DEPLOYMENT_URL", ""),
         ),
-        "llm": LLMResource(),
+        # OPENAI_API_KEY (+ OPENAI_BASE_URL) or VIDEOGEN_MODELS_FILE switch to the LLM agents.
+        "llm": LLMResource(
+            budget_tokens=int(os.environ.get("VIDEOGEN_BUDGET_TOKENS", "0")),
+            budget_usd=float(os.environ.get("VIDEOGEN_BUDGET_USD", "0")),
+        ),
         "renderer": ManimRendererResource(workdir=str(base / "work")),
     }
 

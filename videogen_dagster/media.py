@@ -169,6 +169,26 @@ def fit_cues(cues: list[Cue], duration: float) -> list[Cue]:
     return [c for c in out if c.end > c.start]
 
 
+def spread_cues(texts: list[str], duration: float) -> list[Cue]:
+    step = duration / max(1, len(texts))
+    return [Cue(round(i * step, 3), round((i + 1) * step, 3), t) for i, t in enumerate(texts)]
+
+
+def frames(video: Path, folder: Path, count: int, duration: float) -> list[Path]:
+    """`count` PNG frames spread over the video (for the visual review)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        at = duration * (i + 1) / (count + 1)
+        png = folder / f"frame{i + 1}.png"
+        try:
+            ffmpeg.input(str(video), ss=at).output(str(png), vframes=1).overwrite_output().run(quiet=True)
+        except ffmpeg.Error as exc:
+            raise MediaError(f"frame at {at:.2f}s failed: {exc.stderr.decode(errors='replace')[-300:]}") from exc
+        out.append(png)
+    return out
+
+
 def offset_cues(per_scene: list[tuple[list[Cue], float]]) -> list[Cue]:
     """Join scenes' cues: each scene's cues shift by the durations of the scenes before it."""
     out, offset = [], 0.0

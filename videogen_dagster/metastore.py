@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS videos (
     combined TEXT,
     status TEXT NOT NULL DEFAULT 'queued',
     total_duration REAL,
+    llm_usage TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS scene_versions (
     task_id TEXT,
     run_id TEXT,
     edit_prompt TEXT,
+    extra TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (video_key, scene_number, version)
 );
@@ -99,6 +101,15 @@ class SqliteMetadataStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release, for stores made before them."""
+        db = self._conn()
+        for table, column in (("videos", "llm_usage"), ("scene_versions", "extra")):
+            names = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -139,7 +150,7 @@ class SqliteMetadataStore:
 
     def get_video(self, video_key: str) -> dict | None:
         row = self._conn().execute("SELECT * FROM videos WHERE video_key = ?", (video_key,)).fetchone()
-        return _decode(row, ("request", "plan", "plan_object", "combined")) if row else None
+        return _decode(row, ("request", "plan", "plan_object", "combined", "llm_usage")) if row else None
 
     def save_plan(self, video_key: str, plan: dict, version: int, plan_object: dict) -> None:
         with self._tx() as db:
@@ -148,6 +159,16 @@ class SqliteMetadataStore:
                    updated_at = ? WHERE video_key = ?""",
                 (json.dumps(plan), version, json.dumps(plan_object), now_iso(), video_key),
             )
+
+    def add_llm_usage(self, video_key: str, usage: dict) -> None:
+        """Add one step's token/cost usage to the video's total (for the budget and the manifest)."""
+        with self._tx() as db:
+            row = db.execute("SELECT llm_usage FROM videos WHERE video_key = ?", (video_key,)).fetchone()
+            total = json.loads(row[0]) if row and row[0] else {}
+            for k in ("calls", "prompt_tokens", "completion_tokens", "total_tokens"):
+                total[k] = total.get(k, 0) + usage.get(k, 0)
+            total["cost_usd"] = round(total.get("cost_usd", 0.0) + usage.get("cost_usd", 0.0), 6)
+            db.execute("UPDATE videos SET llm_usage = ? WHERE video_key = ?", (json.dumps(total), video_key))
 
     def save_scene_plan(self, video_key: str, scene_number: int, scene_plan: dict) -> None:
         with self._tx() as db:
@@ -190,18 +211,18 @@ class SqliteMetadataStore:
     def record_scene_version(
         self, video_key: str, scene_number: int, scene_id: str, title: str, version: int,
         assets: dict, duration: float, render_seconds: float, quality: str,
-        task_id: str | None, run_id: str | None, edit_prompt: str | None = None,
+        task_id: str | None, run_id: str | None, edit_prompt: str | None = None, extra: dict | None = None,
     ) -> None:
         """Append a version to the history and make it the scene's current one, atomically."""
         now = now_iso()
         with self._tx() as db:
             db.execute(
                 """INSERT INTO scene_versions (video_key, scene_number, version, assets, duration,
-                     render_seconds, quality, task_id, run_id, edit_prompt, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     render_seconds, quality, task_id, run_id, edit_prompt, extra, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO NOTHING""",
                 (video_key, scene_number, version, json.dumps(assets), duration, render_seconds,
-                 quality, task_id, run_id, edit_prompt, now),
+                 quality, task_id, run_id, edit_prompt, json.dumps(extra or {}), now),
             )
             db.execute(
                 """INSERT INTO scenes (video_key, scene_number, scene_id, title, status, version,
@@ -231,7 +252,7 @@ class SqliteMetadataStore:
                ORDER BY version""",
             (video_key, scene_number),
         ).fetchall()
-        return [_decode(r, ("assets",)) for r in rows]
+        return [_decode(r, ("assets", "extra")) for r in rows]
 
     def render_history(self, quality: str, limit: int = 50) -> list[float]:
         """Recent render times (seconds) of scenes at a quality, for duration estimates."""

@@ -125,6 +125,18 @@ class ModelConfig(_Strict):
     use_rag: bool = False
     use_visual_fix: bool = False
 
+    @field_validator("planner_model", "scene_model", "helper_model")
+    @classmethod
+    def _known_model(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from videogen_dagster.llm import known_models
+
+        known = known_models()
+        if v not in known:
+            raise ValueError(f"unknown model {v!r}; known models: {', '.join(sorted(known))}")
+        return v
+
 
 class RenderConfig(_Strict):
     quality: Quality = "medium"

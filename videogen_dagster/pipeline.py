@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from videogen_dagster import media
 from videogen_dagster.codegen import GeneratedScene, generate_scene_code
@@ -74,10 +75,38 @@ class Services:
     render_timeout: float = 300.0
     renderer: Callable[..., RenderResult] = field(default=render_scene)
 
+    agents_factory: Callable[[GenerateRequest, dict], Any] | None = None
+
+    def agents_for(self, request: GenerateRequest, video_key: str):
+        """LLM agents for this video (None: the offline planner/coder), with the budget left."""
+        if self.agents_factory is None:
+            return None
+        video = self.meta.get_video(video_key) or {}
+        return self.agents_factory(request, video.get("llm_usage") or {})
+
     def store_for(self, request: GenerateRequest) -> tuple[ObjectStore, str]:
         """The object store and key prefix of one video (its s3_config overrides the defaults)."""
         s3 = request.s3_config.model_dump()
         return self.stores.store_for(s3), self.stores.prefix_for(s3)
+
+
+def _visual_fix(svc, agents, plan, generated, result, work, request, errors, rounds: int = 2):
+    """Show frames of the render to a vision model; re-render its corrections (bounded rounds).
+    A correction that fails to render is dropped and the last good render kept."""
+    for r in range(1, rounds + 1):
+        frames = media.frames(result.video, work / f"frames{r}", count=3, duration=result.info.duration)
+        problems, corrected = agents.review_frames(plan, generated, frames, request)
+        if corrected is None:
+            break
+        try:
+            result = svc.renderer(corrected.code, corrected.class_name, work / f"visual{r}",
+                                  request.render_config, timeout=svc.render_timeout)
+            generated = corrected
+            errors.append(f"visual fix {r}: {'; '.join(problems) or 'layout corrected'}")
+        except RenderError as exc:
+            errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")
+            break
+    return generated, result
 
 
 def total_steps(scene_count: int) -> int:
@@ -127,7 +156,12 @@ def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
         store, prefix = svc.store_for(request)
         # A missing bucket or bad credentials fail here, before any rendering is spent.
         store.check()
-        plan = svc.planner(request)
+        agents = svc.agents_for(request, video_key)
+        try:
+            plan = agents.plan(request) if agents else svc.planner(request)
+        finally:
+            if agents and agents.client.budget.used.calls:
+                svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
         video = svc.meta.get_video(video_key) or {}
         version = int(video.get("plan_version") or 0) + 1
         key = plan_key(prefix, request.project_id, plan.session_id, version)
@@ -226,12 +260,14 @@ def run_scene(
     svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "rendering")
     work = Path(tempfile.mkdtemp(prefix=f"scene{scene_number:02d}-", dir=_ensure(svc.workdir)))
     errors: list[str] = []
+    tried: list[tuple[str, str]] = []  # (code, error) of every failed attempt, kept with the version
+    agents = svc.agents_for(request, video_key)
     try:
         attempt, current = 0, scene_plan
         max_attempts = 1 + request.render_config.max_retries
+        generated = agents.code(current, request) if agents else svc.coder(current, request)
         while True:
             attempt += 1
-            generated = svc.coder(current, request)
             try:
                 result = svc.renderer(
                     generated.code, generated.class_name, work / f"attempt{attempt}",
@@ -240,20 +276,36 @@ def run_scene(
                 break
             except RenderError as exc:
                 errors.append(f"attempt {attempt}: {exc}")
-                fixed = offline_fix(current, exc) if attempt < max_attempts else None
+                tried.append((generated.code, f"{exc}\n{exc.log[-2000:]}"))
+                if attempt >= max_attempts:
+                    fixed = None
+                elif agents:
+                    fixed = agents.fix(current, generated, f"{exc}\n{exc.log}", request)
+                else:
+                    fixed_plan = offline_fix(current, exc)
+                    fixed = svc.coder(fixed_plan, request) if fixed_plan else None
                 if fixed is None:
                     raise PipelineError(
                         f"scene {scene_number} failed after {attempt} attempt(s): {exc}\n{exc.log[-1500:]}"
                     ) from exc
-                current = fixed
+                generated = fixed
+        if agents and request.llm.use_visual_fix:
+            generated, result = _visual_fix(svc, agents, current, generated, result, work, request, errors)
+        llm = None
+        if agents:
+            llm = {"usage": agents.client.budget.used.as_dict(), "retrieved": agents.retrieved.get(scene_number, [])}
+            svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
         outcome = _store_scene(
-            svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id, edit_prompt
+            svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id,
+            edit_prompt, tried, llm,
         )
         outcome.attempts, outcome.errors, outcome.edits = attempt, errors, edits
         if edits:
             # Later re-renders keep the edit: the scene's plan is the edited one from now on.
             svc.meta.save_scene_plan(video_key, scene_number, scene_plan.model_dump(mode="json"))
     except Exception as exc:
+        if agents and agents.client.budget.used.calls:
+            svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
         svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "failed", error=str(exc)[:4000])
         if task_id:
             svc.meta.update_task(
@@ -275,12 +327,16 @@ def _store_scene(
     svc: Services, plan: VideoPlan, scene_plan: ScenePlan, video_key: str, sid: str,
     generated: GeneratedScene, result: RenderResult, work: Path, request: GenerateRequest,
     task_id: str | None, run_id: str | None, edit_prompt: str | None = None,
+    tried: list[tuple[str, str]] | None = None, llm: dict | None = None,
 ) -> SceneOutcome:
     n = scene_plan.scene_number
     info = result.info
     # The frame just before the outro shows the scene at its fullest.
     thumb = media.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
-    cues = media.fit_cues(generated.cues, info.duration)
+    cues = (
+        media.spread_cues([c.text for c in generated.cues], info.duration)
+        if generated.spread_cues else media.fit_cues(generated.cues, info.duration)
+    )
     srt = work / "subtitles.srt"
     srt.write_text(media.to_srt(cues), encoding="utf-8")
     source = work / "scene.py"
@@ -296,10 +352,16 @@ def _store_scene(
     }
     assets = {k: o.as_dict() for k, o in objects.items()}
     assets["video"]["media"] = info.as_metadata()
+    # Every failed attempt is kept as a version of the source, with its error.
+    attempts = []
+    for i, (code, error) in enumerate(tried or [], 1):
+        key = scene_object_key(prefix, plan.project_id, plan.session_id, n, version, f"attempts/attempt{i}.py")
+        attempts.append({"attempt": i, "source": store.put_bytes(key, code.encode()).as_dict(), "error": error[-2000:]})
     # Only after every object is written does the record point at them.
     svc.meta.record_scene_version(
         video_key, n, sid, scene_plan.title, version, assets, info.duration, result.seconds,
         request.render_config.quality, task_id, run_id, edit_prompt,
+        extra={"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})},
     )
     return SceneOutcome(n, version, objects, info, result.seconds, 1, generated.coder, [])
 
@@ -408,6 +470,7 @@ def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, co
         "coder": svc.coder.__name__ if hasattr(svc.coder, "__name__") else str(svc.coder),
         "source": plan.source,
         "render": {"quality": request.render_config.quality, "width": width, "height": height, "fps": fps},
+        "llm_usage": video.get("llm_usage"),
         "plan": {"version": video.get("plan_version"), **(video.get("plan_object") or {})},
         "scenes": [
             {
@@ -417,12 +480,22 @@ def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, co
                 "version": scenes[n]["version"],
                 "duration": scenes[n]["duration"],
                 "assets": scenes[n]["assets"],
+                **_version_extra(svc.meta, plan, n, scenes[n]["version"]),
             }
             for n in range(1, plan.scene_count + 1)
         ],
         "combined": combined,
         "created_at": now_iso(),
     }
+
+
+def _version_extra(meta: SqliteMetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
+    """Coder, failed attempts and LLM usage/retrievals of one scene version."""
+    video_key = f"{plan.project_id}.{plan.session_id}"
+    for h in meta.scene_history(video_key, n):
+        if h["version"] == version:
+            return {**(h.get("extra") or {}), "edit_prompt": h.get("edit_prompt")}
+    return {}
 
 
 def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None) -> dict:
@@ -469,6 +542,7 @@ def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str,
         "s3_subtitles_url": store.url(combined["subtitles_srt"]["key"]) if combined else None,
         "s3_manifest_url": store.url(combined["manifest"]["key"]) if combined.get("manifest") else None,
         "combined_version": combined.get("version"),
+        "llm_usage": video.get("llm_usage"),
         "generation_time_seconds": gen_time,
         "completed_at": completed_at,
     }

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SceneKind = Literal["title", "points", "equation", "diagram", "plot", "summary"]
+SceneKind = Literal["title", "points", "equation", "diagram", "plot", "summary", "llm"]
 
 OFFLINE_PLANNER = "offline-template-planner"
 

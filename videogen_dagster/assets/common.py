@@ -22,6 +22,7 @@ def services(
         workdir=renderer.work_path(),
         planner=llm.planner(),
         coder=llm.coder(),
+        agents_factory=llm.agents_factory(),
         render_timeout=renderer.timeout_seconds,
     )
 
