@@ -263,3 +263,42 @@ def test_failed_task_result_is_partial_and_retry_reruns_only_failed(env):
     assert meta.get_task(task_id)["status"] == "progress" and meta.get_task(task_id)["error"] is None
     again = client.post(f"{BASE}/tasks/{task_id}/retry")
     assert again.status_code == 409 and "only a failed task" in again.json()["detail"]
+
+
+@pytest.mark.slow
+def test_agents_render_confined_and_refusals(env):
+    client, *_ = env
+    code = "from manim import *\n\n\nclass Dot1(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.5)\n"
+    r = client.post("/api/v1/video/agents/render", json={"code": code})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["class_name"] == "Dot1" and body["width"] == 854 and body["video_url"].startswith("file://")
+    bad = client.post("/api/v1/video/agents/render", json={"code": "import os\nos.system('id')\n"})
+    assert bad.status_code == 400 and "line 1: import of 'os' is not allowed" in bad.json()["detail"]
+    broken = client.post("/api/v1/video/agents/render", json={"code": code.replace("Dot()", "Dott()")})
+    assert broken.status_code == 400 and broken.json()["error_code"] == "RENDER_ERROR"
+
+
+def test_agents_fix_needs_an_llm(env, monkeypatch):
+    client, *_ = env
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("VIDEOGEN_MODELS_FILE", raising=False)
+    r = client.post("/api/v1/video/agents/fix", json={"code": "class A(Scene): pass", "error": "boom"})
+    assert r.status_code == 503 and "OPENAI_API_KEY" in r.json()["detail"]
+
+
+def test_agents_fix_with_an_llm(env, monkeypatch):
+    from tests.fake_openai import FakeOpenAI
+
+    client, *_ = env
+    fake = FakeOpenAI()
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+        fake.script = {"helper": ["```python\nfrom manim import *\n\n\nclass A(Scene):\n    def construct(self):\n        self.wait(1)\n```"]}
+        r = client.post("/api/v1/video/agents/fix", json={"code": "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.wiat(1)\n", "error": "AttributeError: wiat"})
+        assert r.status_code == 200, r.text
+        assert "self.wait(1)" in r.json()["code"] and fake.roles() == ["helper"]
+        assert "AttributeError: wiat" in fake.requests[0]["messages"][1]["content"]
+    finally:
+        fake.close()
