@@ -113,6 +113,27 @@ class RetryAccepted(BaseModel):
     scenes: list[int]
 
 
+class BatchTask(BaseModel):
+    index: int
+    task_id: str
+    project_id: str
+    session_id: str
+
+
+class BatchAccepted(BaseModel):
+    batch_id: str
+    status: TaskStatus
+    message: str
+    tasks: list[BatchTask]
+
+
+class BatchStatusPublic(BaseModel):
+    batch_id: str
+    status: str  # running | done
+    counts: dict[str, int]
+    entries: list[dict[str, Any]]
+
+
 class HealthPublic(BaseModel):
     status: str
     service: str = "video-generation"

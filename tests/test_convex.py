@@ -4,6 +4,7 @@ project's real TypeScript functions (convex/local_server.ts on convex-test's bac
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -39,6 +40,7 @@ def convex_url():
         ["npx", "tsx", "convex/local_server.ts"], cwd=REPO,
         env={**os.environ, "PORT": str(port), "CONVEX_DEPLOY_KEY": KEY},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # npx -> tsx -> node: stop the whole group afterwards
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -48,7 +50,7 @@ def convex_url():
         except httpx.HTTPError:
             time.sleep(0.1)
     yield url
-    proc.terminate()
+    os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=10)
 
 

@@ -54,7 +54,7 @@ def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, q
     prepare_dagster_home()
 
     from videogen_dagster.definitions import defs
-    from videogen_dagster.pipeline import total_steps
+    from videogen_dagster.pipeline import register_request
 
     request = request.with_session()
     video_key = request.video_key
@@ -63,11 +63,7 @@ def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, q
     resources["storage"].store_config().store_for(request.s3_config.model_dump()).check()
     meta = resources["metadata"].get_store()
     task_id = new_task_id()
-    meta.register_video(video_key, request.project_id, request.session_id or "", request.to_stored())
-    meta.create_task(
-        task_id, "generate", request.project_id, request.session_id or "", video_key,
-        total_steps(request.scene_count), request.render_config.quality,
-    )
+    register_request(meta, request, task_id)
     _log(quiet, f"[videogen] task {task_id}: planning {video_key} ({request.scene_count} scenes)")
     return _drive(meta, task_id, video_key, None, concurrency, quiet)
 

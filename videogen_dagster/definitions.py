@@ -8,13 +8,14 @@ import dagster as dg
 from videogen_dagster.assets.plan import scene_plan
 from videogen_dagster.assets.scenes import scene_assets
 from videogen_dagster.assets.video import video_outputs
-from videogen_dagster.jobs import combine_job, plan_job, scene_job
+from videogen_dagster.jobs import batch_from_topics_job, combine_job, plan_job, scene_job
 from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
-from videogen_dagster.sensors import convex_outbox_sensor, video_chain_sensor
+from videogen_dagster.schedules import nightly_batch_schedule
+from videogen_dagster.sensors import batch_sensor, convex_outbox_sensor, video_chain_sensor
 
 
 def var_dir() -> Path:
@@ -44,8 +45,17 @@ def default_resources(base: Path | None = None) -> dict:
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[scene_plan, scene_assets, video_outputs],
-        jobs=[plan_job, scene_job, combine_job],
-        sensors=[video_chain_sensor, convex_outbox_sensor],
+        jobs=[plan_job, scene_job, combine_job, batch_from_topics_job],
+        sensors=[video_chain_sensor, convex_outbox_sensor, batch_sensor],
+        # VIDEOGEN_BATCH_TOPICS: a topic list (e.g. a TheoremExplainBench file) for the nightly batch.
+        schedules=[nightly_batch_schedule(
+            topics_path=os.environ.get("VIDEOGEN_BATCH_TOPICS", ""),
+            cron=os.environ.get("VIDEOGEN_BATCH_CRON", "0 2 * * *"),
+            timezone=os.environ.get("VIDEOGEN_BATCH_TZ", "UTC"),
+            size=int(os.environ.get("VIDEOGEN_BATCH_SIZE", "5")),
+            scene_count=int(os.environ.get("VIDEOGEN_BATCH_SCENES", "3")),
+            quality=os.environ.get("VIDEOGEN_BATCH_QUALITY", "preview"),
+        )],
         resources=resources or default_resources(),
     )
 

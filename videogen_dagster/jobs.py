@@ -1,9 +1,15 @@
 """One job per step of the chain; each selects assets of a single partitions definition."""
 
+import datetime
+import json
+from pathlib import Path
+
 import dagster as dg
 
+from videogen_dagster import batches
 from videogen_dagster.partitions import scene_partitions, videos_partitions
-from videogen_dagster.tags import COMBINE_JOB, KIND_TAG, PLAN_JOB, SCENE_JOB
+from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.tags import BATCH_JOB, COMBINE_JOB, KIND_TAG, PLAN_JOB, SCENE_JOB
 
 plan_job = dg.define_asset_job(
     PLAN_JOB,
@@ -29,3 +35,31 @@ combine_job = dg.define_asset_job(
     tags={KIND_TAG: "combine"},
     description="Join a video's scenes and write its manifest.",
 )
+
+
+class TopicsBatchConfig(dg.Config):
+    """Which topics tonight's batch takes: `size` of them, rotating through the list by date."""
+
+    topics_path: str
+    date: str  # YYYY-MM-DD, the scheduled day
+    size: int = 5
+    scene_count: int = 3
+    quality: str = "preview"
+    project_id: str = "nightly"
+
+
+@dg.op
+def write_topics_batch(context: dg.OpExecutionContext, config: TopicsBatchConfig, storage: ObjectStoreResource) -> None:
+    """Writes a batch file of the day's topics into batches/incoming/ (the batch sensor runs it)."""
+    data = json.loads(Path(config.topics_path).read_text(encoding="utf-8"))
+    topics = data if isinstance(data, list) else data.get("topics", [])
+    day = datetime.date.fromisoformat(config.date)
+    body = batches.topics_batch(topics, day, config.size, config.scene_count, config.quality, config.project_id)
+    key = f"{batches.INCOMING}{config.project_id}-{config.date}.jsonl"
+    storage.store_config().store_for(None).put_bytes(key, body)
+    context.log.info(f"wrote {key}: {len(body.splitlines())} topics from {config.topics_path}")
+
+
+@dg.job(name=BATCH_JOB, description="Write a batch of topics (e.g. TheoremExplainBench) for the batch sensor.")
+def batch_from_topics_job():
+    write_topics_batch()

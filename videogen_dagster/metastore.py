@@ -85,6 +85,19 @@ CREATE TABLE IF NOT EXISTS scene_versions (
 );
 """
 
+BATCHES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,               -- file | api | schedule
+    status TEXT NOT NULL,               -- running | done
+    entries TEXT NOT NULL,              -- [{line, task_id, error}]
+    summary TEXT,
+    created_at TEXT NOT NULL,
+    done_at TEXT
+);
+"""
+
 TASK_FIELDS = {
     "status", "progress", "message", "current_step", "total_steps", "result", "error",
     "started_at", "completed_at",
@@ -100,7 +113,7 @@ class SqliteMetadataStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)
+        self._conn().executescript(SCHEMA + BATCHES_SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -317,6 +330,31 @@ class SqliteMetadataStore:
                 (message, now_iso(), task_id),
             )
             return cur.rowcount == 1
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def create_batch(self, batch_id: str, name: str, source: str, entries: list[dict]) -> bool:
+        """Record a batch; False when a batch with this id (the same content) already exists."""
+        with self._tx() as db:
+            cur = db.execute(
+                """INSERT INTO batches (batch_id, name, source, status, entries, created_at)
+                   VALUES (?, ?, ?, 'running', ?, ?) ON CONFLICT (batch_id) DO NOTHING""",
+                (batch_id, name, source, json.dumps(entries), now_iso()),
+            )
+            return cur.rowcount == 1
+
+    def get_batch(self, batch_id: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        return _decode(row, ("entries", "summary")) if row else None
+
+    def list_batches(self, status: str) -> list[dict]:
+        rows = self._conn().execute("SELECT * FROM batches WHERE status = ? ORDER BY created_at", (status,)).fetchall()
+        return [_decode(r, ("entries", "summary")) for r in rows]
+
+    def finish_batch(self, batch_id: str, summary: dict) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE batches SET status = 'done', summary = ?, done_at = ? WHERE batch_id = ?",
+                       (json.dumps(summary), now_iso(), batch_id))
 
     def get_task(self, task_id: str) -> dict | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()

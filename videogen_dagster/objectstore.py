@@ -94,6 +94,13 @@ class ObjectStore(Protocol):
     def list_keys(self, prefix: str) -> list[str]: ...
     def url(self, key: str) -> str: ...
     def check(self) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+def move(store: ObjectStore, src: str, dest: str) -> None:
+    """Copy then delete: the object is never missing from both places."""
+    store.put_bytes(dest, store.get_bytes(src))
+    store.delete(src)
 
 
 class LocalObjectStore:
@@ -161,6 +168,9 @@ class LocalObjectStore:
 
     def url(self, key: str) -> str:
         return self._path(key).as_uri()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -361,6 +371,9 @@ class S3ObjectStore:
             return True
         except ClientError:
             return False
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.s.bucket, Key=key)
 
     def list_keys(self, prefix: str) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.s.bucket, Prefix=prefix)

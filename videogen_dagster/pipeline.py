@@ -109,6 +109,16 @@ def _visual_fix(svc, agents, plan, generated, result, work, request, errors, rou
     return generated, result
 
 
+def register_request(meta: SqliteMetadataStore, request: GenerateRequest, task_id: str, message: str = "Task queued") -> dict:
+    """Record a video's request and its generate task (idempotent for the same task id)."""
+    assert request.session_id, "call with_session() first"
+    meta.register_video(request.video_key, request.project_id, request.session_id, request.to_stored())
+    return meta.create_task(
+        task_id, "generate", request.project_id, request.session_id, request.video_key,
+        total_steps(request.scene_count), request.render_config.quality, message=message,
+    )
+
+
 def total_steps(scene_count: int) -> int:
     """plan + one per scene + combine + manifest."""
     return scene_count + 3

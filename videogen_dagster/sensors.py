@@ -11,11 +11,23 @@ import json
 
 import dagster as dg
 
-from videogen_dagster.jobs import combine_job, scene_job
+from videogen_dagster import batches
+from videogen_dagster.jobs import combine_job, plan_job, scene_job
 from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.models import slot_key
+from videogen_dagster.objectstore import move
+from videogen_dagster.partitions import videos_partitions
+from videogen_dagster.pipeline import register_request
 from videogen_dagster.resources.metadata import MetadataStoreResource
-from videogen_dagster.tags import DRIVER_TAG, KIND_TAG, TASK_TAG
+from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.tags import (
+    BATCH_PRIORITY,
+    BATCH_TAG,
+    DRIVER_TAG,
+    KIND_TAG,
+    PRIORITY_TAG,
+    TASK_TAG,
+)
 
 PLAN = dg.AssetKey("scene_plan")
 SCENE_VIDEO = dg.AssetKey("scene_video")
@@ -47,6 +59,11 @@ def _scene_count(record: dg.EventLogRecord) -> int:
     return int(mat.metadata["scene_count"].value)  # type: ignore[arg-type]
 
 
+def _passed(tags: dict[str, str]) -> dict[str, str]:
+    """Tags a chain's later runs inherit: the task, and a batch's cap and priority."""
+    return {k: tags[k] for k in (TASK_TAG, BATCH_TAG, PRIORITY_TAG) if k in tags}
+
+
 def _stopped(meta: SqliteMetadataStore, tags: dict[str, str]) -> bool:
     """CLI chains are driven by the CLI; a cancelled task's chain goes no further."""
     if tags.get(DRIVER_TAG) == "cli":
@@ -64,7 +81,7 @@ def scene_requests(
     tags = _run_tags(instance, record.run_id)
     if _stopped(meta, tags):
         return []
-    passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
+    passed = _passed(tags)
     return [
         dg.RunRequest(
             run_key=f"scene:{video}:{slot_key(n)}:{record.storage_id}",
@@ -101,7 +118,7 @@ def combine_request(
     tags = _run_tags(instance, newest.run_id)
     if _stopped(meta, tags):
         return None
-    passed = {TASK_TAG: tags[TASK_TAG]} if TASK_TAG in tags else {}
+    passed = _passed(tags)
     return dg.RunRequest(
         run_key=f"combine:{video}:{newest.storage_id}",
         job_name=combine_job.name,
@@ -162,3 +179,63 @@ def convex_outbox_sensor(
     sent = flush()
     waiting = len(meta.outbox.pending())  # type: ignore[attr-defined]
     return dg.SkipReason(f"replayed {sent} update(s) to Convex; {waiting} waiting")
+
+
+def _batch_requests(meta, batch, name: str) -> tuple[list[dg.RunRequest], list[str], list[dict]]:
+    requests, partitions, entries = [], [], []
+    for e in batch.entries:
+        entries.append({"line": e.line, "task_id": e.task_id, "error": e.error})
+        if e.request is None:
+            continue
+        register_request(meta, e.request, e.task_id, message=f"Queued by batch {name}")
+        partitions.append(e.request.video_key)
+        requests.append(dg.RunRequest(
+            run_key=f"batch:{batch.batch_id}:{e.line}",
+            job_name=plan_job.name,
+            partition_key=e.request.video_key,
+            tags={TASK_TAG: e.task_id, BATCH_TAG: batch.batch_id, PRIORITY_TAG: BATCH_PRIORITY, KIND_TAG: "plan"},
+        ))
+    return requests, partitions, entries
+
+
+@dg.sensor(jobs=[plan_job], minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
+def batch_sensor(
+    context: dg.SensorEvaluationContext, storage: ObjectStoreResource, metadata: MetadataStoreResource
+) -> dg.SensorResult:
+    """Queues the videos of each batch file dropped into batches/incoming/, once; writes each
+    finished batch's summary into batches/done/."""
+    stores = storage.store_config()
+    store = stores.store_for(None)
+    meta = metadata.get_store()
+    requests: list[dg.RunRequest] = []
+    partitions: list[str] = []
+    for key in store.list_keys(batches.INCOMING):
+        name = key[len(batches.INCOMING):]
+        if not name or "/" in name or name.startswith("."):
+            continue
+        data = store.get_bytes(key)
+        try:
+            parsed = batches.parse_batch(name, data)
+        except batches.NotABatch as exc:
+            # Moved aside with the reason, never retried.
+            store.put_bytes(f"{batches.FAILED}{name}.error.txt", f"{exc}\n".encode())
+            move(store, key, f"{batches.FAILED}{name}")
+            context.log.warning(f"batch file {name} is not a batch: {exc}")
+            continue
+        if meta.get_batch(parsed.batch_id) is not None:
+            note = {"duplicate_of": parsed.batch_id, "message": "the same file was already queued; nothing generated"}
+            store.put_bytes(f"{batches.DONE}{name}.duplicate.json", json.dumps(note, indent=2).encode())
+            move(store, key, f"{batches.DONE}{name}")
+            continue
+        reqs, parts, entries = _batch_requests(meta, parsed, name)
+        meta.create_batch(parsed.batch_id, name, "file", entries)
+        move(store, key, f"{batches.RUNNING}{name}")
+        requests += reqs
+        partitions += parts
+        context.log.info(f"batch {name} ({parsed.batch_id}): {len(reqs)} queued, {len(entries) - len(reqs)} refused")
+    for b in meta.list_batches("running"):
+        batches.finish_batch_if_done(meta, stores, b)
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[videos_partitions.build_add_request(partitions)] if partitions else [],
+    )

@@ -10,3 +10,10 @@ KIND_TAG = "videogen/kind"
 PLAN_JOB = "plan_job"
 SCENE_JOB = "scene_job"
 COMBINE_JOB = "combine_job"
+
+# Runs of a batch: capped separately in dagster.yaml, and queued behind single requests
+# (Dagster's run queue takes higher `dagster/priority` first; batch runs get -1).
+BATCH_TAG = "videogen/batch"
+PRIORITY_TAG = "dagster/priority"
+BATCH_PRIORITY = "-1"
+BATCH_JOB = "batch_from_topics_job"

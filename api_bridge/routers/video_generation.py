@@ -10,6 +10,9 @@ from api_bridge.dagster_client import DagsterUnavailable
 from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
 from api_bridge.schemas import (
+    BatchAccepted,
+    BatchStatusPublic,
+    BatchTask,
     CancelPublic,
     EditAccepted,
     EditSceneRequest,
@@ -21,6 +24,7 @@ from api_bridge.schemas import (
     TaskStatusPublic,
 )
 from api_bridge.tasks import TERMINAL, estimate_minutes, estimated_completion, reconcile
+from videogen_dagster import batches
 from videogen_dagster.models import (
     GenerateRequest,
     new_task_id,
@@ -28,8 +32,17 @@ from videogen_dagster.models import (
     slot_key,
     video_key,
 )
-from videogen_dagster.pipeline import build_result, scenes_to_retry, total_steps
-from videogen_dagster.tags import COMBINE_JOB, KIND_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
+from videogen_dagster.pipeline import build_result, register_request, scenes_to_retry
+from videogen_dagster.tags import (
+    BATCH_PRIORITY,
+    BATCH_TAG,
+    COMBINE_JOB,
+    KIND_TAG,
+    PLAN_JOB,
+    PRIORITY_TAG,
+    SCENE_JOB,
+    TASK_TAG,
+)
 
 router = APIRouter(
     prefix="/api/v1/video-generation",
@@ -63,12 +76,7 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
     if existing and existing["status"] == "progress":
         raise ApiError(409, f"video {key} is already being generated", "CONFLICT")
     task_id = new_task_id()
-    meta.register_video(key, request.project_id, request.session_id or "", request.to_stored())
-    task = meta.create_task(
-        task_id, "generate", request.project_id, request.session_id or "", key,
-        total_steps(request.scene_count), request.render_config.quality,
-        message="Video generation queued",
-    )
+    task = register_request(meta, request, task_id, message="Video generation queued")
     try:
         dagster.add_video_partition(key)
         dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
@@ -206,6 +214,56 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
     dagster.forget(task_id)
     return RetryAccepted(task_id=task_id, status="progress", scenes=scenes,
                          message=f"Retrying scene(s) {scenes}" if scenes else "Retrying")
+
+
+@router.post("/batch", status_code=202, response_model=BatchAccepted)
+def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
+    """Queue one video per request; batch runs queue behind single requests (see README)."""
+    if not body:
+        raise ApiError(400, "body: a batch needs at least one request", "VALIDATION_ERROR")
+    if len(body) > batches.MAX_ENTRIES:
+        raise ApiError(400, f"body: {len(body)} requests; a batch holds at most {batches.MAX_ENTRIES}", "VALIDATION_ERROR")
+    for r in body:
+        if not principal.may_use(r.project_id):
+            raise ApiError(404, f"project {r.project_id!r} not found")
+    batch_id = "b" + new_task_id()[:15]
+    entries, tasks = [], []
+    for i, raw in enumerate(body):
+        request = raw.with_session()
+        task_id = f"{batch_id}-{i}"
+        register_request(meta, request, task_id, message=f"Queued by batch {batch_id}")
+        entries.append({"line": i, "task_id": task_id, "error": None})
+        tasks.append(BatchTask(index=i, task_id=task_id, project_id=request.project_id, session_id=request.session_id or ""))
+    meta.create_batch(batch_id, "api", "api", entries)
+    launched = 0
+    try:
+        for t in tasks:
+            dagster.add_video_partition(video_key(t.project_id, t.session_id))
+            dagster.launch(PLAN_JOB, {
+                "dagster/partition": video_key(t.project_id, t.session_id), TASK_TAG: t.task_id,
+                KIND_TAG: "plan", BATCH_TAG: batch_id, PRIORITY_TAG: BATCH_PRIORITY,
+            })
+            launched += 1
+    except DagsterUnavailable as exc:
+        for t in tasks[launched:]:
+            meta.update_task(t.task_id, status="failed", error=str(exc), message="Could not start the pipeline")
+        raise ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE") from exc
+    return BatchAccepted(batch_id=batch_id, status="queued", message=f"{len(tasks)} videos queued", tasks=tasks)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchStatusPublic)
+def get_batch(batch_id: str, principal: CurrentPrincipal, meta: Meta, store: Store):
+    """Counts per status, and each entry's task."""
+    batch = meta.get_batch(batch_id)
+    tasks = {e["task_id"]: meta.get_task(e["task_id"]) for e in (batch or {}).get("entries", []) if e.get("task_id")}
+    if batch is None or any(t and not principal.may_use(t["project_id"]) for t in tasks.values()):
+        raise ApiError(404, f"batch {batch_id!r} not found")
+    if batch["status"] == "running":
+        batches.finish_batch_if_done(meta, store, batch)
+        batch = meta.get_batch(batch_id) or batch
+    results = {tid: build_result(meta, store, t["video_key"], tid) for tid, t in tasks.items() if t and t["status"] == "completed"}
+    report = batches.summary(batch_id, batch["name"], batch["entries"], {k: v for k, v in tasks.items() if v}, results)
+    return BatchStatusPublic(batch_id=batch_id, status=batch["status"], counts=report["counts"], entries=report["entries"])
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
