@@ -302,3 +302,26 @@ def test_agents_fix_with_an_llm(env, monkeypatch):
         assert "AttributeError: wiat" in fake.requests[0]["messages"][1]["content"]
     finally:
         fake.close()
+
+
+def test_bulk_endpoint(env):
+    client, meta, dagster, _ = env
+    good = {"project_id": "p1", "content_prompt": "Explain x", "scene_count": 1}
+    r = client.post(f"{BASE}/batch", json=[good, {**good, "content_prompt": "Explain y"}])
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert [t["index"] for t in body["tasks"]] == [0, 1]
+    batch_tags = [tags for job, tags, _ in dagster.launches]
+    assert all(t["videogen/batch"] == body["batch_id"] and t["dagster/priority"] == "-1" for t in batch_tags)
+    status = client.get(f"{BASE}/batches/{body['batch_id']}").json()
+    assert status["status"] == "running" and status["counts"] == {"queued": 2}
+    for t in body["tasks"]:
+        meta.update_task(t["task_id"], status="failed", error="boom")
+    status = client.get(f"{BASE}/batches/{body['batch_id']}").json()
+    assert status["status"] == "done" and status["counts"] == {"failed": 2}
+    assert status["entries"][0]["error"] == "boom"
+
+    bad = client.post(f"{BASE}/batch", json=[good, {**good, "scene_count": 0}])
+    assert bad.status_code == 400 and "1.scene_count" in bad.json()["detail"]
+    assert client.post(f"{BASE}/batch", json=[]).status_code == 400
+    assert client.get(f"{BASE}/batches/nope").status_code == 404
