@@ -44,3 +44,23 @@ def test_no_latex_means_plain_text_formula():
     plan = plan_offline("p", "s", "Explain the Pythagorean theorem", 5, latex_available=False)
     eq = next(s for s in plan.scenes if s.kind == "equation")
     assert eq.visual["use_latex"] is False
+
+
+def test_offline_editor():
+    import pytest
+
+    from videogen_dagster.pipeline import PipelineError, offline_edit
+
+    plan = plan_offline("p", "s", "Explain the Pythagorean theorem", 3, True)
+    points = plan.scenes[1]
+    edited, applied = offline_edit(points, 'make it red and faster, title: "Two facts", add a point: squares add up')
+    assert edited.visual["accent"] == "#ef4444" and edited.visual["speed"] == 1.6
+    assert edited.title == "Two facts" and edited.narration[-1] == "squares add up."
+    assert len(edited.visual["points"]) == len(points.visual["points"]) + 1
+    assert applied == ["accent colour red", "faster animations", "title 'Two facts'", "added point 'squares add up'"]
+    removed, _ = offline_edit(edited, "remove point 1")
+    assert len(removed.visual["points"]) == len(points.visual["points"])
+    with pytest.raises(PipelineError, match="cannot apply 'add a dancing cat'.*'remove point N'"):
+        offline_edit(points, "add a dancing cat")
+    with pytest.raises(PipelineError, match="has no points"):
+        offline_edit(plan.scenes[0], "add a point: x")

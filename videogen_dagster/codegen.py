@@ -80,9 +80,25 @@ def cues_for(narration: list[str], beats: list[tuple[float, float]]) -> list[Cue
     return cues
 
 
-def generate_scene_code(plan: ScenePlan, max_scene_duration: float) -> GeneratedScene:
-    """Manim source for one planned scene, from the template named by the scene's kind."""
+def fit_timeline(beats: list[tuple[float, float]], total: float) -> list[tuple[float, float]]:
+    """Stretch or shrink the waits (then run times) so the beats last `total` seconds."""
+    current = sum(r + w for r, w in beats)
+    scale = total / current if current else 1.0
+    out = [(round(r * min(scale, 1.0), 2), round(w * scale + r * (scale - min(scale, 1.0)), 2)) for r, w in beats]
+    drift = round(total - sum(r + w for r, w in out), 2)
+    r, w = out[-1]
+    out[-1] = (r, round(max(0.0, w + drift), 2))
+    return out
+
+
+def generate_scene_code(
+    plan: ScenePlan, max_scene_duration: float, target_duration: float | None = None
+) -> GeneratedScene:
+    """Manim source for one planned scene, from the template named by the scene's kind.
+    `target_duration` (an edit with preserve_timing) fixes the scene's total length."""
     beats = timeline(plan.narration, max_scene_duration, float(plan.visual.get("speed", 1.0)))
+    if target_duration is not None:
+        beats = fit_timeline(beats, max(0.5, target_duration - OUTRO_SECONDS))
     name = class_name_for(plan.scene_number)
     template = _env.get_template(f"{plan.kind}.py.j2")
     code = template.render(

@@ -304,6 +304,23 @@ class MirroredMetadataStore(SqliteMetadataStore):
         super().update_task(task_id, **fields)
         self._mirror_task(task_id)
 
+    def current_scene(self, video_key: str, scene_number: int) -> dict | None:
+        """Edits load the scene's metadata from Convex, never from a local copy that may be stale:
+        the pending outbox is flushed first, and Convex's version must match the local record."""
+        local = self.get_scene(video_key, scene_number)
+        if local is None:
+            return None
+        self.flush()
+        if self.outbox.pending():
+            raise ConvexUnavailable("Convex is unreachable: an edit needs the scene's current metadata from it")
+        remote = self.convex.query("scenes:bySceneId", {"sceneId": local["scene_id"]})
+        if remote is None or remote["version"] != local["version"]:
+            raise ConvexError(
+                f"scene {local['scene_id']}: Convex has version {remote and remote['version']}, "
+                f"the pipeline {local['version']}; refusing to edit from a stale record"
+            )
+        return {**local, "status": remote["status"], "version": remote["version"]}
+
     def reopen_task(self, task_id: str, message: str) -> bool:
         reopened = super().reopen_task(task_id, message)
         self._mirror_task(task_id)

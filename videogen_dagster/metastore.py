@@ -85,6 +85,21 @@ CREATE TABLE IF NOT EXISTS scene_versions (
 );
 """
 
+EDITS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scene_edits (
+    video_key TEXT NOT NULL,
+    scene_number INTEGER NOT NULL,
+    from_version INTEGER NOT NULL,
+    to_version INTEGER NOT NULL,
+    edit_prompt TEXT NOT NULL,
+    model TEXT NOT NULL,
+    applied TEXT,
+    task_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scene_edits_by_scene ON scene_edits (video_key, scene_number, created_at);
+"""
+
 BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT PRIMARY KEY,
@@ -113,7 +128,7 @@ class SqliteMetadataStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA + BATCHES_SCHEMA)
+        self._conn().executescript(SCHEMA + EDITS_SCHEMA + BATCHES_SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -247,11 +262,51 @@ class SqliteMetadataStore:
                 (video_key, scene_number, scene_id, title, version, duration, json.dumps(assets), now),
             )
 
+    def replace_scene_version(
+        self, video_key: str, scene_number: int, version: int, assets: dict, duration: float, extra: dict,
+    ) -> None:
+        """version_increment=false: the current version's objects were replaced in place."""
+        now = now_iso()
+        with self._tx() as db:
+            db.execute(
+                """UPDATE scene_versions SET assets = ?, duration = ?, extra = ? WHERE video_key = ?
+                   AND scene_number = ? AND version = ?""",
+                (json.dumps(assets), duration, json.dumps(extra), video_key, scene_number, version),
+            )
+            db.execute(
+                """UPDATE scenes SET assets = ?, duration = ?, status = 'completed', error = NULL,
+                   updated_at = ? WHERE video_key = ? AND scene_number = ?""",
+                (json.dumps(assets), duration, now, video_key, scene_number),
+            )
+
+    def record_edit(
+        self, video_key: str, scene_number: int, from_version: int, to_version: int, prompt: str,
+        model: str, applied: list[str], task_id: str | None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO scene_edits (video_key, scene_number, from_version, to_version, edit_prompt,
+                   model, applied, task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (video_key, scene_number, from_version, to_version, prompt, model, json.dumps(applied),
+                 task_id, now_iso()),
+            )
+
+    def edit_history(self, video_key: str, scene_number: int) -> list[dict]:
+        rows = self._conn().execute(
+            "SELECT * FROM scene_edits WHERE video_key = ? AND scene_number = ? ORDER BY created_at, rowid",
+            (video_key, scene_number),
+        ).fetchall()
+        return [_decode(r, ("applied",)) for r in rows]
+
     def get_scene(self, video_key: str, scene_number: int) -> dict | None:
         row = self._conn().execute(
             "SELECT * FROM scenes WHERE video_key = ? AND scene_number = ?", (video_key, scene_number)
         ).fetchone()
         return _decode(row, ("assets",)) if row else None
+
+    def current_scene(self, video_key: str, scene_number: int) -> dict | None:
+        """The scene as the source of truth has it (here: SQLite; Convex when mirrored)."""
+        return self.get_scene(video_key, scene_number)
 
     def list_scenes(self, video_key: str) -> list[dict]:
         rows = self._conn().execute(

@@ -29,7 +29,7 @@ from videogen_dagster.objectstore import (
     scene_object_key,
     video_object_key,
 )
-from videogen_dagster.planning import ScenePlan, VideoPlan, plan_offline
+from videogen_dagster.planning import ScenePlan, VideoPlan, plan_offline, wrapped
 from videogen_dagster.rendering import RenderError, RenderResult, latex_available, render_scene
 
 SCENE_FILES = {"source": "scene.py", "video": "scene.mp4", "thumbnail": "thumbnail.jpg", "subtitles": "subtitles.srt"}
@@ -216,10 +216,30 @@ EDIT_COLOURS = {
 }
 
 
+@dataclass(frozen=True)
+class EditSpec:
+    """An edit of one scene (the spec's edit-scene request, as run config)."""
+
+    prompt: str
+    preserve_timing: bool = True
+    version_increment: bool = True
+    expected_version: int | None = None  # the version the editor saw; another edit in between wins
+
+
+_QUOTED = r"[\"'“”‘’]?(?P<text>[^\"'“”‘’]{1,80})[\"'“”‘’]?"
+
+
 def offline_edit(plan: ScenePlan, prompt: str) -> tuple[ScenePlan, list[str]]:
-    """The offline editor: accent colour and animation speed (total timing kept)."""
+    """The offline editor, applied to the scene's storyboard (its plan):
+    - colour: "make it blue" (blue, red, green, yellow, orange, purple, pink, teal, white);
+    - speed: "slower" / "faster" (animations, inside each beat: the duration is kept);
+    - title: `title: New title` or `change the title to "New title"`;
+    - points (key points and summary scenes): `add a point: text`, `remove point 2`,
+      `remove the last point`.
+    Anything else is refused, saying what it understands."""
     low = prompt.lower()
     visual, applied = dict(plan.visual), []
+    title, narration = plan.title, list(plan.narration)
     for name, hexcode in EDIT_COLOURS.items():
         if re.search(rf"\b{name}\b", low):
             visual["accent"] = hexcode
@@ -231,17 +251,59 @@ def offline_edit(plan: ScenePlan, prompt: str) -> tuple[ScenePlan, list[str]]:
     elif re.search(r"\b(fast(er)?|quick(er)?)\b", low):
         visual["speed"] = 1.6
         applied.append("faster animations")
+    m = re.search(r"(?:title\s*:\s*|(?:change|set|rename) the title to\s+)" + _QUOTED, prompt, re.I)
+    if m:
+        title = m.group("text").strip()
+        applied.append(f"title {title!r}")
+    points = list(visual.get("points", []))
+    has_points = plan.kind in ("points", "summary")
+    m = re.search(r"add (?:a |another )?point\s*:?\s*" + _QUOTED, prompt, re.I)
+    if m and has_points:
+        text = m.group("text").strip().rstrip(".")
+        points.append(wrapped(text) if plan.kind == "points" else wrapped(text, 50, 96))
+        narration.append(text + ".")
+        applied.append(f"added point {text!r}")
+    m = re.search(r"remove (?:the )?(?:point (?P<n>\d+)|(?P<last>last) point)", prompt, re.I)
+    if m and has_points and points:
+        i = len(points) - 1 if m.group("last") else int(m.group("n")) - 1
+        if not 0 <= i < len(points) or len(points) == 1:
+            raise PipelineError(f"the scene has {len(points)} point(s); cannot remove point {i + 1}")
+        points.pop(i)
+        # Narration line k+offset belongs to point k (summary scenes open with one extra line).
+        offset = 1 if plan.kind == "summary" else 0
+        if len(narration) > 1 and i + offset < len(narration):
+            narration.pop(i + offset)
+        applied.append(f"removed point {i + 1}")
+    if ("point" in low) and not has_points:
+        raise PipelineError(f"scene {plan.scene_number} ({plan.kind}) has no points to add or remove")
     if not applied:
         raise PipelineError(
             f"the offline editor cannot apply {prompt!r}: it understands colours "
-            f"({', '.join(EDIT_COLOURS)}) and 'slower'/'faster'; configure an LLM for free-form edits"
+            f"({', '.join(EDIT_COLOURS)}), 'slower'/'faster', 'title: ...', 'add a point: ...' and "
+            "'remove point N'; configure an LLM for free-form edits"
         )
-    return plan.model_copy(update={"visual": visual}), applied
+    if has_points:
+        visual["points"] = points
+    return plan.model_copy(update={"visual": visual, "title": title, "narration": narration}), applied
+
+
+def _scene_to_edit(svc: Services, video_key: str, scene_number: int, edit: EditSpec) -> dict:
+    """The scene's current record, from the metadata store (Convex when configured), checked
+    against the version the editor saw."""
+    current = svc.meta.current_scene(video_key, scene_number)
+    if current is None or current["status"] != "completed" or not current.get("assets"):
+        raise PipelineError(f"scene {scene_number} of {video_key} has no rendered version to edit")
+    if edit.expected_version is not None and current["version"] != edit.expected_version:
+        raise PipelineError(
+            f"conflict: scene {scene_number} is at version {current['version']}, the edit was made "
+            f"against version {edit.expected_version}; nothing was changed"
+        )
+    return current
 
 
 def run_scene(
     svc: Services, video_key: str, scene_number: int, task_id: str | None, run_id: str | None,
-    edit_prompt: str | None = None,
+    edit: EditSpec | None = None,
 ) -> SceneOutcome:
     request = load_request(svc.meta, video_key)
     plan = load_plan(svc.meta, video_key)
@@ -251,9 +313,12 @@ def run_scene(
         )
     scene_plan = plan.scene(scene_number)
     edits: list[str] = []
-    if edit_prompt:
+    before: dict | None = None
+    if edit:
         try:
-            scene_plan, edits = offline_edit(scene_plan, edit_prompt)
+            before = _scene_to_edit(svc, video_key, scene_number, edit)
+            if svc.agents_for(request, video_key) is None:
+                scene_plan, edits = offline_edit(scene_plan, edit.prompt)
         except PipelineError as exc:
             if task_id:
                 svc.meta.update_task(task_id, status="failed", error=str(exc), message="Edit not applied")
@@ -275,7 +340,19 @@ def run_scene(
     try:
         attempt, current = 0, scene_plan
         max_attempts = 1 + request.render_config.max_retries
-        generated = agents.code(current, request) if agents else svc.coder(current, request)
+        target = before["duration"] if edit and edit.preserve_timing and before else None
+        if agents and edit and before:
+            # The stored source is the starting point, read from the object store.
+            store, _ = svc.store_for(request)
+            source = store.get_bytes(before["assets"]["source"]["key"]).decode()
+            generated = agents.edit(current, source, edit.prompt, request, target)
+            edits = [f"rewritten by {agents.scene_model}"]
+        elif agents:
+            generated = agents.code(current, request)
+        elif target is not None:
+            generated = generate_scene_code(current, request.render_config.max_scene_duration, target)
+        else:
+            generated = svc.coder(current, request)
         while True:
             attempt += 1
             try:
@@ -293,7 +370,10 @@ def run_scene(
                     fixed = agents.fix(current, generated, f"{exc}\n{exc.log}", request)
                 else:
                     fixed_plan = offline_fix(current, exc)
-                    fixed = svc.coder(fixed_plan, request) if fixed_plan else None
+                    fixed = (
+                        generate_scene_code(fixed_plan, request.render_config.max_scene_duration, target)
+                        if fixed_plan else None
+                    )
                 if fixed is None:
                     raise PipelineError(
                         f"scene {scene_number} failed after {attempt} attempt(s): {exc}\n{exc.log[-1500:]}"
@@ -301,14 +381,24 @@ def run_scene(
                 generated = fixed
         if agents and request.llm.use_visual_fix:
             generated, result = _visual_fix(svc, agents, current, generated, result, work, request, errors)
+        if target is not None and abs(result.info.duration - target) > DURATION_TOLERANCE:
+            raise PipelineError(
+                f"the edited scene {scene_number} lasts {result.info.duration:.2f}s, not {target:.2f}s "
+                "(preserve_timing); the current version is kept"
+            )
         llm = None
         if agents:
             llm = {"usage": agents.client.budget.used.as_dict(), "retrieved": agents.retrieved.get(scene_number, [])}
             svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
         outcome = _store_scene(
             svc, plan, scene_plan, video_key, sid, generated, result, work, request, task_id, run_id,
-            edit_prompt, tried, llm,
+            edit, before, tried, llm,
         )
+        if edit and before:
+            svc.meta.record_edit(
+                video_key, scene_number, before["version"], outcome.version, edit.prompt,
+                agents.scene_model if agents else "offline-editor", edits, task_id,
+            )
         outcome.attempts, outcome.errors, outcome.edits = attempt, errors, edits
         if edits:
             # Later re-renders keep the edit: the scene's plan is the edited one from now on.
@@ -316,6 +406,12 @@ def run_scene(
     except Exception as exc:
         if agents and agents.client.budget.used.calls:
             svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
+        if edit:
+            # A failed edit leaves the scene exactly as it was (its current version stays).
+            if task_id:
+                svc.meta.update_task(task_id, status="failed", error=f"edit of scene {scene_number}: {exc}"[:4000],
+                                     message=f"Edit of scene {scene_number} failed after {len(errors)} attempt(s)")
+            raise
         svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "failed", error=str(exc)[:4000])
         if task_id:
             svc.meta.update_task(
@@ -336,7 +432,7 @@ def run_scene(
 def _store_scene(
     svc: Services, plan: VideoPlan, scene_plan: ScenePlan, video_key: str, sid: str,
     generated: GeneratedScene, result: RenderResult, work: Path, request: GenerateRequest,
-    task_id: str | None, run_id: str | None, edit_prompt: str | None = None,
+    task_id: str | None, run_id: str | None, edit: EditSpec | None = None, before: dict | None = None,
     tried: list[tuple[str, str]] | None = None, llm: dict | None = None,
 ) -> SceneOutcome:
     n = scene_plan.scene_number
@@ -351,7 +447,8 @@ def _store_scene(
     srt.write_text(media.to_srt(cues), encoding="utf-8")
     source = work / "scene.py"
     source.write_text(generated.code, encoding="utf-8")
-    version = svc.meta.next_scene_version(video_key, n)
+    in_place = bool(edit and before and not edit.version_increment)
+    version = before["version"] if in_place and before else svc.meta.next_scene_version(video_key, n)
     files = {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
     store, prefix = svc.store_for(request)
     objects = {
@@ -367,12 +464,15 @@ def _store_scene(
     for i, (code, error) in enumerate(tried or [], 1):
         key = scene_object_key(prefix, plan.project_id, plan.session_id, n, version, f"attempts/attempt{i}.py")
         attempts.append({"attempt": i, "source": store.put_bytes(key, code.encode()).as_dict(), "error": error[-2000:]})
+    extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
     # Only after every object is written does the record point at them.
-    svc.meta.record_scene_version(
-        video_key, n, sid, scene_plan.title, version, assets, info.duration, result.seconds,
-        request.render_config.quality, task_id, run_id, edit_prompt,
-        extra={"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})},
-    )
+    if in_place:
+        svc.meta.replace_scene_version(video_key, n, version, assets, info.duration, extra)
+    else:
+        svc.meta.record_scene_version(
+            video_key, n, sid, scene_plan.title, version, assets, info.duration, result.seconds,
+            request.render_config.quality, task_id, run_id, edit.prompt if edit else None, extra=extra,
+        )
     return SceneOutcome(n, version, objects, info, result.seconds, 1, generated.coder, [])
 
 
@@ -533,6 +633,10 @@ def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str,
             "s3_subtitles_url": urls.get("subtitles"),
             "version": (s or {}).get("version", 0),
             "error": (s or {}).get("error"),
+            "edit_history": [
+                {k: e[k] for k in ("from_version", "to_version", "edit_prompt", "model", "applied", "task_id", "created_at")}
+                for e in meta.edit_history(video_key, n)
+            ],
         })
     combined = video.get("combined") or {}
     task = meta.get_task(task_id) if task_id else None

@@ -120,7 +120,12 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         TASK_TAG: task_id,
         KIND_TAG: "scene",
     }
-    run_config = {"ops": {"scene_assets": {"config": {"edit_prompt": body.edit_prompt}}}}
+    run_config = {"ops": {"scene_assets": {"config": {
+        "edit_prompt": body.edit_prompt, "preserve_timing": body.preserve_timing,
+        "version_increment": body.version_increment,
+        # The version this request saw: an edit that lands in between makes this one fail, not win.
+        "expected_version": scene["version"],
+    }}}}
     try:
         dagster.launch(SCENE_JOB, tags, run_config)
     except DagsterUnavailable as exc:

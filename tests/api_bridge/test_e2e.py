@@ -221,3 +221,48 @@ def test_daemon_restart_mid_chain_loses_and_duplicates_nothing(stack):
     assert status["status"] == "completed", status
     jobs = sorted(r["jobName"] for r in _runs(ctl["graphql"], task_id))
     assert jobs == ["combine_job", "plan_job", "scene_job", "scene_job", "scene_job"]
+
+
+def test_edit_scene_over_http(stack):
+    client, _, _ = stack
+    a = _token(["proj_a"])
+    task_id = _generate(client, a, 3, 4)
+    status, _ = _poll(client, task_id, a)
+    assert status["status"] == "completed", status
+    before = client.get(f"{BASE}/tasks/{task_id}/result", headers=a).json()["result"]
+    s2 = before["scenes"][1]
+
+    edit = {"scene_id": s2["scene_id"], "project_id": "proj_a", "edit_prompt": "make it blue and slower"}
+    r = client.post(f"{BASE}/edit-scene", headers=a, json=edit)
+    assert r.status_code == 202, r.text
+    edit_task = r.json()["task_id"]
+    # A second edit of the same scene while the first runs is refused, naming the version.
+    clash = client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "edit_prompt": "make it red"})
+    assert clash.status_code == 409 and "version 1" in clash.json()["detail"]
+    status, _ = _poll(client, edit_task, a)
+    assert status["status"] == "completed", status
+    after = client.get(f"{BASE}/tasks/{edit_task}/result", headers=a).json()["result"]
+
+    # Only scene 2 was re-rendered; the video was re-joined with the same duration.
+    assert [s["version"] for s in after["scenes"]] == [1, 2, 1]
+    for i in (0, 2):
+        assert after["scenes"][i]["s3_video_url"] == before["scenes"][i]["s3_video_url"]
+    assert "/v2/" in after["scenes"][1]["s3_video_url"]
+    assert abs(after["total_duration"] - before["total_duration"]) <= 0.1
+    assert after["combined_version"] == before["combined_version"] + 1
+    history = after["scenes"][1]["edit_history"]
+    assert [(h["from_version"], h["to_version"], h["edit_prompt"]) for h in history] == [(1, 2, "make it blue and slower")]
+    # Version 1 is still there.
+    assert Path(urlparse(s2["s3_video_url"]).path).is_file()
+
+    # An edit that cannot be applied leaves everything as it was.
+    bad = client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "edit_prompt": "add a dancing cat"}).json()
+    status, _ = _poll(client, bad["task_id"], a)
+    assert status["status"] == "failed" and "offline editor cannot apply" in status["error"]
+    same = client.get(f"{BASE}/tasks/{edit_task}/result", headers=a).json()["result"]
+    assert [s["version"] for s in same["scenes"]] == [1, 2, 1]
+    assert same["combined_version"] == after["combined_version"]
+    # Unknown scene, or another project's: 404.
+    assert client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "scene_id": "nope_scene_1"}).status_code == 404
+    other = client.post(f"{BASE}/edit-scene", headers=_token(["proj_b"]), json={**edit, "project_id": "proj_b"})
+    assert other.status_code == 404

@@ -4,7 +4,7 @@ import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.partitions import scene_partitions, video_to_scenes
-from videogen_dagster.pipeline import run_scene
+from videogen_dagster.pipeline import EditSpec, run_scene
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -15,6 +15,9 @@ class SceneConfig(dg.Config):
     """Optional edit: re-render this scene following a prompt (e.g. "make it blue and slower")."""
 
     edit_prompt: str = ""
+    preserve_timing: bool = True
+    version_increment: bool = True
+    expected_version: int = 0  # 0: no check
 
 
 _plan_dep = dg.AssetDep("scene_plan", partition_mapping=video_to_scenes)
@@ -46,7 +49,10 @@ def scene_assets(
     svc = services(storage, metadata, llm, renderer)
     out = run_scene(
         svc, key["video"], int(key["scene"]), task_id_of(context), context.run_id,
-        edit_prompt=config.edit_prompt or None,
+        edit=EditSpec(
+            config.edit_prompt, config.preserve_timing, config.version_increment,
+            config.expected_version or None,
+        ) if config.edit_prompt else None,
     )
     common = {"version": out.version, "scene_number": out.scene_number}
     for kind, asset in (("source", "scene_source"), ("video", "scene_video"), ("thumbnail", "scene_thumbnail"), ("subtitles", "scene_subtitles")):
