@@ -12,9 +12,7 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,24 +23,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._stack import stack  # noqa: E402
 from videogen_dagster.metastore import SqliteMetadataStore  # noqa: E402
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 async def _client(url: str, until: float, lat: list[float], errors: list[str]) -> None:
@@ -72,30 +54,14 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     var = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
-    (var / "dagster").mkdir()
-    shutil.copy(REPO / "dagster.yaml", var / "dagster" / "dagster.yaml")
     meta = SqliteMetadataStore(var / "metadata.sqlite")
     meta.create_task("bench", "generate", "p", "s", "p.s", 6, "preview")
     meta.update_task("bench", status="progress", progress=45, message="Rendering scene 2 of 3...")
-    web, api = _port(), _port()
-    env = {**os.environ, "DAGSTER_HOME": str(var / "dagster"), "VIDEOGEN_VAR_DIR": str(var), "DAGSTER_PORT": str(web)}
-    bin_dir = Path(sys.executable).parent
-    procs = [
-        subprocess.Popen([bin_dir / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(web)],
-                         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "api_bridge.main:app", "--host", "127.0.0.1",
-                          "--port", str(api), "--log-level", "warning"], cwd=REPO, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-    ]
     try:
-        _wait(f"http://127.0.0.1:{web}/server_info")
-        _wait(f"http://127.0.0.1:{api}/docs")
-        url = f"http://127.0.0.1:{api}/api/v1/video-generation/tasks/bench/status"
-        lat, errors = asyncio.run(_load(url, args.clients, args.seconds))
+        with stack(var, daemon=False) as api:
+            url = f"{api}/api/v1/video-generation/tasks/bench/status"
+            lat, errors = asyncio.run(_load(url, args.clients, args.seconds))
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=20)
         shutil.rmtree(var, ignore_errors=True)
     lat.sort()
     ms = [x * 1000 for x in lat]

@@ -57,6 +57,9 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
             quality=os.environ.get("VIDEOGEN_BATCH_QUALITY", "preview"),
         )],
         resources=resources or default_resources(),
+        # Every run of the chain has a single step: running it in the run worker's process saves
+        # a second Python start-up (and imports of Dagster and Manim) per run.
+        executor=dg.in_process_executor,
     )
 
 

@@ -1,0 +1,82 @@
+"""Benchmark: edit latency, from the edit-scene request to `completed`, through the REST bridge,
+Dagster webserver and daemon, against the bare render of that one scene (`python -m manim` on
+its edited source, same flags) plus a bare join, measured in the same run.
+Usage: python bench/bench_edit.py"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench._stack import stack  # noqa: E402
+from videogen_dagster.codegen import scene_class_in  # noqa: E402
+from videogen_dagster.media import concat  # noqa: E402
+from videogen_dagster.models import RenderConfig  # noqa: E402
+from videogen_dagster.rendering import manim_command  # noqa: E402
+
+BASE = "/api/v1/video-generation"
+
+
+def poll(client: httpx.Client, task_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+        if s["status"] in ("completed", "failed", "cancelled"):
+            return s
+        time.sleep(0.1)
+    raise TimeoutError(task_id)
+
+
+def main() -> int:
+    var = Path(tempfile.mkdtemp(prefix="videogen-bench-edit-"))
+    try:
+        with stack(var) as api, httpx.Client(base_url=api, timeout=30) as client:
+            r = client.post(f"{BASE}/generate", json={
+                "project_id": "bench", "content_prompt": "Explain the Pythagorean theorem", "scene_count": 3,
+                "render_config": {"quality": "preview"}})
+            gen = poll(client, r.json()["task_id"])
+            assert gen["status"] == "completed", gen
+            before = client.get(f"{BASE}/tasks/{gen['task_id']}/result").json()["result"]
+            scene = before["scenes"][1]
+            t0 = time.perf_counter()
+            r = client.post(f"{BASE}/edit-scene", json={"scene_id": scene["scene_id"], "project_id": "bench",
+                                                         "edit_prompt": "make it blue and slower"})
+            done = poll(client, r.json()["task_id"])
+            latency = time.perf_counter() - t0
+            assert done["status"] == "completed", done
+            after = client.get(f"{BASE}/tasks/{done['task_id']}/result").json()["result"]
+        # Bare: the edited scene's source rendered by Manim alone, then the join of the three scenes.
+        src = Path(urlparse(after["scenes"][1]["s3_source_url"]).path)
+        work = var / "bare"
+        work.mkdir()
+        shutil.copy(src, work / "scene.py")
+        cmd = manim_command(work / "scene.py", scene_class_in(src.read_text()), work / "media", RenderConfig(quality="preview"))
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
+        bare = time.perf_counter() - t
+        videos = [Path(urlparse(s["s3_video_url"]).path) for s in after["scenes"]]
+        t = time.perf_counter()
+        concat(videos, work / "joined.mp4")
+        join = time.perf_counter() - t
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
+    print("edit: scene 2 of 3 at preview, 'make it blue and slower', through bridge + webserver + daemon")
+    print(f"edit latency (request -> completed): {latency:.2f} s")
+    print(f"bare render of the edited scene:      {bare:.2f} s")
+    print(f"bare join of the 3 scenes:            {join:.2f} s")
+    print(f"ratio latency / (render + join):      {latency / (bare + join):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
