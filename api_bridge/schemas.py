@@ -7,12 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from videogen_dagster.models import (
+    EditPrompt,
     ModelConfig,
+    ProjectId,
     RenderConfig,
+    SessionId,
     TaskStatus,
-    clean_prompt,
     parse_scene_id,
-    validate_id,
 )
 
 
@@ -30,9 +31,9 @@ class EditSceneRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
     scene_id: str
-    project_id: str
-    edit_prompt: str
-    session_id: str | None = None
+    project_id: ProjectId
+    edit_prompt: EditPrompt
+    session_id: SessionId | None = None
     llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
     render_config: RenderConfig | None = None
     preserve_timing: bool = True
@@ -44,25 +45,6 @@ class EditSceneRequest(BaseModel):
         parse_scene_id(v)
         return v
 
-    @field_validator("project_id")
-    @classmethod
-    def _project(cls, v: str) -> str:
-        return validate_id(v, "project_id")
-
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, v: str | None) -> str | None:
-        return None if v is None else validate_id(v, "session_id")
-
-    @field_validator("edit_prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        v = clean_prompt(v)
-        if not v:
-            raise ValueError("edit_prompt must not be empty")
-        if len(v) > 2000:
-            raise ValueError(f"edit_prompt is {len(v)} characters; the limit is 2000")
-        return v
 
 
 class EditAccepted(BaseModel):

@@ -30,41 +30,46 @@ export const assetRef = v.object({
   contentType: v.string(),
 });
 
+// One record's fields, shared by the table and the upsert mutation's argument validator.
+export const taskFields = {
+  taskId: v.string(),
+  kind: v.union(v.literal("generate"), v.literal("edit")),
+  projectId: v.string(),
+  sessionId: v.string(),
+  sceneId: v.optional(v.string()),
+  videoKey: v.string(),
+  status: taskStatus,
+  progress: v.number(),
+  message: v.string(),
+  currentStep: v.optional(v.string()),
+  totalSteps: v.number(),
+  error: v.optional(v.string()),
+  createdAt: v.string(),
+  updatedAt: v.string(),
+  completedAt: v.optional(v.string()),
+};
+
+export const videoFields = {
+  videoKey: v.string(),
+  projectId: v.string(),
+  sessionId: v.string(),
+  prompt: v.string(),
+  sceneCount: v.number(),
+  status: v.string(),
+  planVersion: v.number(),
+  combinedVersion: v.number(),
+  totalDuration: v.optional(v.number()),
+  combined: v.optional(v.array(assetRef)),
+  updatedAt: v.string(),
+};
+
 export default defineSchema({
-  tasks: defineTable({
-    taskId: v.string(),
-    kind: v.union(v.literal("generate"), v.literal("edit")),
-    projectId: v.string(),
-    sessionId: v.string(),
-    sceneId: v.optional(v.string()),
-    videoKey: v.string(),
-    status: taskStatus,
-    progress: v.number(),
-    message: v.string(),
-    currentStep: v.optional(v.string()),
-    totalSteps: v.number(),
-    error: v.optional(v.string()),
-    createdAt: v.string(),
-    updatedAt: v.string(),
-    completedAt: v.optional(v.string()),
-  })
+  tasks: defineTable(taskFields)
     .index("by_taskId", ["taskId"])
     .index("by_video", ["videoKey", "createdAt"])
     .index("by_project", ["projectId", "createdAt"]),
 
-  videos: defineTable({
-    videoKey: v.string(),
-    projectId: v.string(),
-    sessionId: v.string(),
-    prompt: v.string(),
-    sceneCount: v.number(),
-    status: v.string(),
-    planVersion: v.number(),
-    combinedVersion: v.number(),
-    totalDuration: v.optional(v.number()),
-    combined: v.optional(v.array(assetRef)),
-    updatedAt: v.string(),
-  })
+  videos: defineTable(videoFields)
     .index("by_videoKey", ["videoKey"])
     .index("by_project", ["projectId"]),
 

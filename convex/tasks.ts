@@ -1,24 +1,6 @@
 import { ConvexError, v } from "convex/values";
 import { mutation, query } from "./_generated/server";
-import { taskStatus } from "./schema";
-
-const taskFields = {
-  taskId: v.string(),
-  kind: v.union(v.literal("generate"), v.literal("edit")),
-  projectId: v.string(),
-  sessionId: v.string(),
-  sceneId: v.optional(v.string()),
-  videoKey: v.string(),
-  status: taskStatus,
-  progress: v.number(),
-  message: v.string(),
-  currentStep: v.optional(v.string()),
-  totalSteps: v.number(),
-  error: v.optional(v.string()),
-  createdAt: v.string(),
-  updatedAt: v.string(),
-  completedAt: v.optional(v.string()),
-};
+import { taskFields } from "./schema";
 
 const FINAL = new Set(["completed", "cancelled"]);
 

@@ -1,22 +1,10 @@
 import { v } from "convex/values";
 import { mutation, query } from "./_generated/server";
-import { assetRef } from "./schema";
+import { videoFields } from "./schema";
 
 /** Upsert a video by its key with its full state. */
 export const upsert = mutation({
-  args: {
-    videoKey: v.string(),
-    projectId: v.string(),
-    sessionId: v.string(),
-    prompt: v.string(),
-    sceneCount: v.number(),
-    status: v.string(),
-    planVersion: v.number(),
-    combinedVersion: v.number(),
-    totalDuration: v.optional(v.number()),
-    combined: v.optional(v.array(assetRef)),
-    updatedAt: v.string(),
-  },
+  args: videoFields,
   handler: async (ctx, args) => {
     const existing = await ctx.db
       .query("videos")

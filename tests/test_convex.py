@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
@@ -21,21 +20,15 @@ from videogen_dagster.convex import (
     MirroredMetadataStore,
 )
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, free_port, run_cli, wait_http
 
 KEY = "test-deploy-key"
 pytestmark = pytest.mark.skipif(shutil.which("npx") is None, reason="needs Node.js (make deps installs it)")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def convex_url():
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         ["npx", "tsx", "convex/local_server.ts"], cwd=REPO,
         env={**os.environ, "PORT": str(port), "CONVEX_DEPLOY_KEY": KEY},
@@ -43,12 +36,7 @@ def convex_url():
         start_new_session=True,  # npx -> tsx -> node: stop the whole group afterwards
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(url + "/_test/dump", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_http(url + "/_test/dump", timeout=60)
     yield url
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=10)

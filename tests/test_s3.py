@@ -3,10 +3,8 @@
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -22,19 +20,13 @@ from videogen_dagster.objectstore import (
     StoreConfig,
 )
 
-from .conftest import run_cli
+from .conftest import free_port, run_cli, wait_http
 
 REGION = "us-east-1"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _moto(auth_free_calls: str | None):
-    port = _port()
+    port = free_port()
     env = {**os.environ}
     if auth_free_calls is not None:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = auth_free_calls
@@ -43,12 +35,7 @@ def _moto(auth_free_calls: str | None):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url + "/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_http(url + "/moto-api/")
     return proc, url
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.
 MAX_SCENES = 12
@@ -112,6 +112,25 @@ def parse_scene_id(value: str) -> tuple[str, int]:
     return m.group("session"), n
 
 
+def _clean_bounded(limit: int, field: str):
+    def check(v: str) -> str:
+        v = clean_prompt(v)
+        if not v:
+            raise ValueError(f"{field} must not be empty")
+        if len(v) > limit:
+            raise ValueError(f"{field} is {len(v)} characters; the limit is {limit}")
+        return v
+
+    return check
+
+
+# Validated field types, shared by every request model (generate, edit, batch entries).
+ProjectId = Annotated[str, AfterValidator(lambda v: validate_id(v, "project_id"))]
+SessionId = Annotated[str, AfterValidator(lambda v: validate_id(v, "session_id"))]
+ContentPrompt = Annotated[str, AfterValidator(_clean_bounded(MAX_PROMPT_CHARS, "content_prompt"))]
+EditPrompt = Annotated[str, AfterValidator(_clean_bounded(2000, "edit_prompt"))]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -177,36 +196,16 @@ class S3Config(_Strict):
 
 
 class GenerateRequest(_Strict):
-    project_id: str
-    content_prompt: str
+    project_id: ProjectId
+    content_prompt: ContentPrompt
     scene_count: int = 3
-    session_id: str | None = None
+    session_id: SessionId | None = None
     # `model_config` is the spec's field name; pydantic reserves the attribute, hence the alias.
     llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
     render_config: RenderConfig = Field(default_factory=RenderConfig)
     s3_config: S3Config = Field(default_factory=S3Config)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
-
-    @field_validator("project_id")
-    @classmethod
-    def _project(cls, v: str) -> str:
-        return validate_id(v, "project_id")
-
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, v: str | None) -> str | None:
-        return None if v is None else validate_id(v, "session_id")
-
-    @field_validator("content_prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        v = clean_prompt(v)
-        if not v:
-            raise ValueError("content_prompt must not be empty")
-        if len(v) > MAX_PROMPT_CHARS:
-            raise ValueError(f"content_prompt is {len(v)} characters; the limit is {MAX_PROMPT_CHARS}")
-        return v
 
     @field_validator("scene_count")
     @classmethod

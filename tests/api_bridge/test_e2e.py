@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,29 +12,11 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import REPO, ffprobe
+from tests.conftest import REPO, ffprobe, free_port, wait_http
 
 pytestmark = pytest.mark.slow
 BASE = "/api/v1/video-generation"
 SECRET = "e2e-secret-key-with-enough-length-0123456789"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def _token(projects: list[str]) -> dict:
@@ -49,7 +30,7 @@ def stack(tmp_path_factory):
     home = var / "dagster"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    web, api = _port(), _port()
+    web, api = free_port(), free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "VIDEOGEN_VAR_DIR": str(var),
            "DAGSTER_PORT": str(web), "JWT_SECRET": SECRET}
     bin_dir = Path(sys.executable).parent
@@ -67,8 +48,8 @@ def stack(tmp_path_factory):
                          cwd=REPO, env=env, stdout=logs, stderr=logs),
     ]
     try:
-        _wait(f"http://127.0.0.1:{web}/server_info")
-        _wait(f"http://127.0.0.1:{api}/docs")
+        wait_http(f"http://127.0.0.1:{web}/server_info")
+        wait_http(f"http://127.0.0.1:{api}/docs")
         yield httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30), var, {
             "graphql": f"http://127.0.0.1:{web}/graphql", "procs": procs, "start_daemon": start_daemon,
         }
