@@ -163,3 +163,15 @@ def test_rag_finds_manim_class_docs():
                             ("morph one shape into another Transform", "Transform"), ("NumberLine ticks", "NumberLine")]:
         names = [p.name.rsplit(".", 1)[-1] for p in index.search(query)]
         assert expected in names, (query, names)
+
+
+@pytest.mark.slow
+def test_too_long_scene_goes_back_to_the_fix_loop(fake, var_dir):
+    svc = _svc(var_dir)
+    _register(svc)
+    long = GOOD.format(n=1).replace("self.wait(0.5)", "self.wait(5)")
+    fake.script = {"planner": [PLAN], "scene": [long], "helper": [GOOD.format(n=1)]}
+    run_plan(svc, VIDEO, "t1")
+    out = run_scene(svc, VIDEO, 1, "t1", None)
+    assert out.attempts == 2 and "max_scene_duration is 3s" in out.errors[0]
+    assert "max_scene_duration is 3s" in fake.requests[-1]["messages"][1]["content"]

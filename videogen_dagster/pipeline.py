@@ -360,6 +360,13 @@ def run_scene(
                     generated.code, generated.class_name, work / f"attempt{attempt}",
                     request.render_config, timeout=svc.render_timeout,
                 )
+                limit = request.render_config.max_scene_duration
+                if target is None and result.info.duration > limit + DURATION_TOLERANCE:
+                    # Too long is a defect like any other: it goes back to the fix loop.
+                    raise RenderError(
+                        f"the scene lasts {result.info.duration:.2f}s; max_scene_duration is {limit:g}s",
+                        "Shorten the animations: the sum of run_time and wait values must not exceed the limit.",
+                    )
                 break
             except RenderError as exc:
                 errors.append(f"attempt {attempt}: {exc}")
