@@ -140,20 +140,31 @@ def confined_command(cmd: list[str], workdir: Path, keep_visible: list[str] = ()
     """`cmd` wrapped in bubblewrap: read-only system, the work folder writable at INNER_WORKDIR,
     no network, home folders hidden (except `keep_visible` paths, such as the Python install)."""
     work = INNER_WORKDIR
-    home_hidden = []
-    for home in ("/root", "/home"):
-        if Path(home).is_dir():
-            home_hidden += ["--tmpfs", home]
-            for keep in keep_visible:
-                if keep.startswith(home + "/"):
-                    home_hidden += ["--ro-bind", keep, keep]
+    hidden = ["/tmp"] + [h for h in ("/root", "/home") if Path(h).is_dir()]
+    mounts = []
+    for folder in hidden:
+        mounts += ["--tmpfs", folder]
+    # The interpreter and its virtualenv may live below a hidden folder (a checkout in /tmp, a
+    # pyenv in /root): those paths come back read-only.
+    for keep in sorted(set(keep_visible)):
+        root = next((h for h in hidden if keep.startswith(h + "/")), None)
+        if root is None:
+            continue
+        # bubblewrap makes missing mount-point parents 0700; the sandbox user must traverse them.
+        parent = Path(keep).parent
+        parents = []
+        while str(parent) != root:
+            parents.append(str(parent))
+            parent = parent.parent
+        for p in reversed(parents):
+            mounts += ["--perms", "0755", "--dir", p]
+        mounts += ["--ro-bind", keep, keep]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        *home_hidden,
+        *mounts,
         "--bind", str(workdir.resolve()), work,
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--die-with-parent", "--new-session",
