@@ -91,7 +91,8 @@ class TestConfinement:
         assert "No such file or directory: '/root/.bashrc'" in log
 
     def test_writes_outside_are_blocked(self, tmp_path):
-        canary = HOSTILE / f"CANARY-{tmp_path.name}"
+        # A path on the host's read-only root (not below /tmp, /root or /home, which are private).
+        canary = Path("/var/tmp") / f"videogen-CANARY-{tmp_path.name}"
         msg, _ = _run_confined(tmp_path, "write_outside.py", replace={'"CANARY"': repr(str(canary))})
         assert "writing outside the work folder is blocked" in msg
         assert not canary.exists()

@@ -9,13 +9,22 @@ import dagster as dg
 from videogen_dagster import batches
 from videogen_dagster.partitions import scene_partitions, videos_partitions
 from videogen_dagster.resources.storage import ObjectStoreResource
-from videogen_dagster.tags import BATCH_JOB, COMBINE_JOB, KIND_TAG, PLAN_JOB, SCENE_JOB
+from videogen_dagster.tags import (
+    BATCH_JOB,
+    COMBINE_JOB,
+    KIND_TAG,
+    MAX_RUNTIME_TAG,
+    PLAN_JOB,
+    SCENE_JOB,
+)
 
 plan_job = dg.define_asset_job(
     PLAN_JOB,
     selection=dg.AssetSelection.assets("scene_plan"),
     partitions_def=videos_partitions,
-    tags={KIND_TAG: "plan"},
+    # Run monitoring fails a run that outlives this (a worker that died unnoticed, say), so a
+    # chain never waits forever.
+    tags={KIND_TAG: "plan", MAX_RUNTIME_TAG: "900"},
     description="Plan one video (its scenes are then rendered by the chain sensor).",
 )
 
@@ -24,7 +33,7 @@ scene_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("scene_source", "scene_video", "scene_thumbnail", "scene_subtitles"),
     partitions_def=scene_partitions,
     # dagster.yaml limits concurrent runs with this tag (default 3).
-    tags={KIND_TAG: "scene"},
+    tags={KIND_TAG: "scene", MAX_RUNTIME_TAG: "1800"},
     description="Write, render and store one scene of one video.",
 )
 
@@ -32,7 +41,7 @@ combine_job = dg.define_asset_job(
     COMBINE_JOB,
     selection=dg.AssetSelection.assets("combined_video", "video_manifest"),
     partitions_def=videos_partitions,
-    tags={KIND_TAG: "combine"},
+    tags={KIND_TAG: "combine", MAX_RUNTIME_TAG: "900"},
     description="Join a video's scenes and write its manifest.",
 )
 

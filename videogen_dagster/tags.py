@@ -17,3 +17,4 @@ BATCH_TAG = "videogen/batch"
 PRIORITY_TAG = "dagster/priority"
 BATCH_PRIORITY = "-1"
 BATCH_JOB = "batch_from_topics_job"
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds; enforced by Dagster's run monitoring

@@ -142,11 +142,11 @@ def _processes() -> dict[int, tuple[int, str]]:
     return out
 
 
-def _rendering_run_worker(var: Path) -> int | None:
-    """The run worker (a child of a Dagster code server) of a scene that is rendering now."""
+def _rendering_run_worker(var: Path, video_key: str) -> int | None:
+    """The run worker (a child of a Dagster code server) of a scene of this video rendering now."""
     procs = _processes()
     for pid, (_, cmd) in procs.items():
-        if cmd.startswith("bwrap") and str(var) in cmd:
+        if cmd.startswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd:
             cur = pid
             while cur in procs and procs[cur][0] in procs:
                 parent = procs[cur][0]
@@ -156,27 +156,27 @@ def _rendering_run_worker(var: Path) -> int | None:
     return None
 
 
-def _generate(client, headers, scenes, duration):
+def _generate(client, headers, scenes, duration, with_video=False):
     r = client.post(f"{BASE}/generate", headers=headers, json={
         "project_id": "proj_a", "content_prompt": "Explain the Pythagorean theorem", "scene_count": scenes,
         "render_config": {"quality": "preview", "max_scene_duration": duration},
     })
     assert r.status_code == 202, r.text
-    return r.json()["task_id"]
+    body = r.json()
+    return (body["task_id"], f"{body['project_id']}.{body['session_id']}") if with_video else body["task_id"]
 
 
 def test_killed_worker_fails_the_task_and_retry_finishes(stack):
     client, var, ctl = stack
     a = _token(["proj_a"])
-    task_id = _generate(client, a, 2, 12)
+    task_id, video = _generate(client, a, 2, 20, with_video=True)
     deadline = time.monotonic() + 120
     victim = None
     while victim is None and time.monotonic() < deadline:
-        victim = _rendering_run_worker(var)
-        time.sleep(0.2)
+        victim = _rendering_run_worker(var, video)
+        time.sleep(0.1)
     assert victim, "no scene started rendering"
-    time.sleep(1.0)  # mid-render
-    os.kill(victim, 9)
+    os.kill(victim, 9)  # mid-render
     status, _ = _poll(client, task_id, a, until=("failed", "completed"), timeout=180)
     assert status["status"] == "failed", status
     assert "scene_job" in status["error"] and "failed" in status["error"]
