@@ -64,6 +64,7 @@ bench: deps
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_status.py
 	$(BIN)/python bench/bench_s3_upload.py
+	$(BIN)/python bench/bench_edit.py
 
 clean:
 	rm -rf var bench/out
