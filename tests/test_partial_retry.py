@@ -74,3 +74,32 @@ def test_latex_missing_is_a_clear_error(tmp_path, monkeypatch):
     code = "from manim import *\n\n\nclass S(Scene):\n    def construct(self):\n        self.add(MathTex('x^2'))\n"
     with pytest.raises(RenderError, match="uses LaTeX .* not installed: run `make deps`"):
         render_scene(code, "S", tmp_path / "w", RenderConfig(quality="preview"))
+
+
+def test_failed_edit_leaves_the_scene_as_it_was(var_dir):
+    """Even a failure after rendering started (here: the renderer) keeps status and version."""
+    from videogen_dagster.pipeline import EditSpec
+
+    meta = SqliteMetadataStore(var_dir / "metadata.sqlite")
+    stores = StoreConfig(local_root=str(var_dir / "objects"))
+    svc = Services(stores=stores, meta=meta, workdir=var_dir / "work")
+    req = GenerateRequest.model_validate({
+        "project_id": "part", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
+        "scene_count": 1, "render_config": {"quality": "preview", "max_scene_duration": 3, "max_retries": 0},
+    })
+    meta.register_video(VIDEO, "part", "s1", req.to_stored())
+    run_plan(svc, VIDEO, None)
+    run_scene(svc, VIDEO, 1, None, None)
+    before = meta.get_scene(VIDEO, 1)
+
+    def broken(*args, **kwargs):
+        raise RenderError("manim exited with code 1 rendering Scene01", "Traceback: boom")
+
+    svc.renderer = broken
+    meta.create_task("e1", "edit", "part", "s1", VIDEO, 4, "preview", scene_id="s1_scene_1")
+    with pytest.raises(PipelineError):
+        run_scene(svc, VIDEO, 1, "e1", None, edit=EditSpec("make it blue"))
+    after = meta.get_scene(VIDEO, 1)
+    assert (after["status"], after["version"], after["assets"]) == ("completed", before["version"], before["assets"])
+    assert meta.get_task("e1")["status"] == "failed"
+    assert meta.edit_history(VIDEO, 1) == []

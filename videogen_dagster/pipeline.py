@@ -21,6 +21,7 @@ from videogen_dagster import media
 from videogen_dagster.codegen import GeneratedScene, generate_scene_code
 from videogen_dagster.metastore import SqliteMetadataStore, now_iso
 from videogen_dagster.models import GenerateRequest, scene_id, split_video_key
+from videogen_dagster.models import video_key as make_video_key
 from videogen_dagster.objectstore import (
     ObjectStore,
     StoreConfig,
@@ -314,10 +315,11 @@ def run_scene(
     scene_plan = plan.scene(scene_number)
     edits: list[str] = []
     before: dict | None = None
+    agents = svc.agents_for(request, video_key)
     if edit:
         try:
             before = _scene_to_edit(svc, video_key, scene_number, edit)
-            if svc.agents_for(request, video_key) is None:
+            if agents is None:
                 scene_plan, edits = offline_edit(scene_plan, edit.prompt)
         except PipelineError as exc:
             if task_id:
@@ -336,7 +338,6 @@ def run_scene(
     work = Path(tempfile.mkdtemp(prefix=f"{video_key}-scene{scene_number:02d}-", dir=_ensure(svc.workdir)))
     errors: list[str] = []
     tried: list[tuple[str, str]] = []  # (code, error) of every failed attempt, kept with the version
-    agents = svc.agents_for(request, video_key)
     try:
         attempt, current = 0, scene_plan
         max_attempts = 1 + request.render_config.max_retries
@@ -409,14 +410,16 @@ def run_scene(
                 agents.scene_model if agents else "offline-editor", edits, task_id,
             )
         outcome.attempts, outcome.errors, outcome.edits = attempt, errors, edits
-        if edits:
-            # Later re-renders keep the edit: the scene's plan is the edited one from now on.
+        if edits and not agents:
+            # Later re-renders keep the offline edit: the scene's plan is the edited one from now on.
             svc.meta.save_scene_plan(video_key, scene_number, scene_plan.model_dump(mode="json"))
     except Exception as exc:
         if agents and agents.client.budget.used.calls:
             svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
         if edit:
-            # A failed edit leaves the scene exactly as it was (its current version stays).
+            # A failed edit leaves the scene exactly as it was: its current version, and its status.
+            if before is not None:
+                svc.meta.set_scene_status(video_key, scene_number, sid, before["title"], "completed")
             if task_id:
                 svc.meta.update_task(task_id, status="failed", error=f"edit of scene {scene_number}: {exc}"[:4000],
                                      message=f"Edit of scene {scene_number} failed after {len(errors)} attempt(s)")
@@ -532,7 +535,8 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
             local = store.download(assets["video"]["key"], work / f"{n:02d}.mp4")
             parts.append(local)
             cues = media.parse_srt(store.get_bytes(assets["subtitles"]["key"]).decode())
-            cue_sets.append((cues, media.probe(local).duration))
+            # The duration was probed when the scene was stored; concat probes the files again.
+            cue_sets.append((cues, float(scenes[n]["duration"])))
         out = work / "combined.mp4"
         method = media.concat(parts, out)
         info = media.probe(out)
@@ -586,7 +590,6 @@ def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, co
         "prompt": plan.prompt,
         "topic": plan.topic,
         "planner": plan.planner,
-        "coder": svc.coder.__name__ if hasattr(svc.coder, "__name__") else str(svc.coder),
         "source": plan.source,
         "render": {"quality": request.render_config.quality, "width": width, "height": height, "fps": fps},
         "llm_usage": video.get("llm_usage"),
@@ -610,8 +613,7 @@ def build_manifest(svc: Services, plan: VideoPlan, video: dict, scenes: dict, co
 
 def _version_extra(meta: SqliteMetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
     """Coder, failed attempts and LLM usage/retrievals of one scene version."""
-    video_key = f"{plan.project_id}.{plan.session_id}"
-    for h in meta.scene_history(video_key, n):
+    for h in meta.scene_history(make_video_key(plan.project_id, plan.session_id), n):
         if h["version"] == version:
             return {**(h.get("extra") or {}), "edit_prompt": h.get("edit_prompt")}
     return {}
