@@ -37,6 +37,30 @@ def poll(client: httpx.Client, task_id: str, timeout: float = 300) -> dict:
     raise TimeoutError(task_id)
 
 
+def timeline(dagster_home: Path, task_id: str, t0: float) -> list[str]:
+    """Where the edit's time went: each run's queue, start-up, step and end, from Dagster's event log."""
+    import dagster as dg
+
+    from videogen_dagster.tags import TASK_TAG
+
+    wanted = {
+        dg.DagsterEventType.RUN_ENQUEUED: "queued", dg.DagsterEventType.RUN_STARTING: "launched",
+        dg.DagsterEventType.RUN_START: "worker started", dg.DagsterEventType.STEP_START: "step start",
+        dg.DagsterEventType.STEP_SUCCESS: "step done", dg.DagsterEventType.RUN_SUCCESS: "run done",
+    }
+    lines = []
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={TASK_TAG: task_id}))
+        for run in sorted(runs, key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp.timestamp()):
+            created = instance.get_run_record_by_id(run.run_id).create_timestamp.timestamp()
+            parts = [f"created {created - t0:5.2f}"]
+            for rec in instance.all_logs(run.run_id):
+                if rec.dagster_event and rec.dagster_event.event_type in wanted:
+                    parts.append(f"{wanted[rec.dagster_event.event_type]} {rec.timestamp - t0:5.2f}")
+            lines.append(f"  {run.job_name:12s} " + ", ".join(parts))
+    return lines
+
+
 def main() -> int:
     var = Path(tempfile.mkdtemp(prefix="videogen-bench-edit-"))
     try:
@@ -48,13 +72,14 @@ def main() -> int:
             assert gen["status"] == "completed", gen
             before = client.get(f"{BASE}/tasks/{gen['task_id']}/result").json()["result"]
             scene = before["scenes"][1]
-            t0 = time.perf_counter()
+            t0, wall0 = time.perf_counter(), time.time()
             r = client.post(f"{BASE}/edit-scene", json={"scene_id": scene["scene_id"], "project_id": "bench",
                                                          "edit_prompt": "make it blue and slower"})
             done = poll(client, r.json()["task_id"])
             latency = time.perf_counter() - t0
             assert done["status"] == "completed", done
             after = client.get(f"{BASE}/tasks/{done['task_id']}/result").json()["result"]
+        steps = timeline(var / "dagster", done["task_id"], wall0)
         # Bare: the edited scene's source rendered by Manim alone, then the join of the three scenes.
         src = Path(urlparse(after["scenes"][1]["s3_source_url"]).path)
         work = var / "bare"
@@ -75,6 +100,8 @@ def main() -> int:
     print(f"bare render of the edited scene:      {bare:.2f} s")
     print(f"bare join of the 3 scenes:            {join:.2f} s")
     print(f"ratio latency / (render + join):      {latency / (bare + join):.2f}")
+    print("timeline (seconds after the request):")
+    print("\n".join(steps))
     return 0
 
 

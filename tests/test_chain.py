@@ -1,5 +1,7 @@
 """The chain inside Dagster: plan -> scenes -> combine, and a re-materialised scene re-joins."""
 
+import json
+
 import dagster as dg
 import pytest
 
@@ -57,8 +59,19 @@ def test_chain_advances_and_rejoins(var_dir):
         again, cursor = _tick(instance, defs, cursor)
         assert again == []
         _execute(defs, instance, requests[1])
+        # A tick that lands while a scene run of the video is still finishing decides nothing,
+        # and keeps the video for the next tick (it used to forget it: the join never came).
+        finishing = dg.DagsterRun(
+            job_name="scene_job", run_id="finishing", status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition/video": VIDEO, "videogen/kind": "scene"},
+        )
+        instance.add_run(finishing)
+        again, cursor = _tick(instance, defs, cursor)
+        assert again == [] and json.loads(cursor)["waiting"] == [VIDEO]
+        instance.delete_run("finishing")
         requests, cursor = _tick(instance, defs, cursor)
         assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
+        assert json.loads(cursor)["waiting"] == []
         _execute(defs, instance, requests[0])
         task = meta.get_task("t1")
         assert task["status"] == "completed" and task["progress"] == 100
@@ -127,6 +140,17 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         edit = {"ops": {"scene_assets": {"config": {"edit_prompt": "make the triangle blue and slower"}}}}
         scene_job.execute_in_process(instance=instance, partition_key=key, run_config=edit)
         after = meta.get_scene(VIDEO, 1)
+        # The edit re-joined its video in the same run: the join is logged after the scene, so
+        # the chain sensor has nothing left to do.
+        assert meta.get_video(VIDEO)["combined_version"] == 1
+        joined = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_video"), asset_partitions=[VIDEO]), limit=5
+        ).records
+        edited = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("scene_video"), asset_partitions=[f"01|{VIDEO}"]), limit=1
+        ).records[0]
+        assert len(joined) == 1 and joined[0].run_id == edited.run_id and joined[0].storage_id > edited.storage_id
+        assert joined[0].asset_materialization.metadata["version"].value == 1
         assert after["version"] == before["version"] + 1
         assert abs(after["duration"] - before["duration"]) <= 0.1  # speed edits keep the timing
         history = meta.scene_history(VIDEO, 1)

@@ -93,10 +93,17 @@ def scene_requests(
     ]
 
 
+class Busy(Exception):
+    """A scene run of this video is still in flight: decide again on a later tick."""
+
+
 def combine_request(
     instance: dg.DagsterInstance, meta: SqliteMetadataStore, video: str
 ) -> dg.RunRequest | None:
-    """A combine run once every planned scene is newer than the plan and none is in flight."""
+    """A combine run once every planned scene is newer than the plan and none is in flight.
+
+    Raises Busy while a scene run of the video is active (including the run that has just
+    materialised its scene and is finishing): the caller keeps the video and asks again."""
     plan = _latest(instance, PLAN, video)
     if plan is None:
         return None
@@ -114,7 +121,7 @@ def combine_request(
         dg.RunsFilter(tags={"dagster/partition/video": video, KIND_TAG: "scene"}, statuses=_ACTIVE), limit=1
     )
     if in_flight:
-        return None
+        raise Busy(video)
     tags = _run_tags(instance, newest.run_id)
     if _stopped(meta, tags):
         return None
@@ -151,13 +158,19 @@ def video_chain_sensor(
     scenes = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=SCENE_VIDEO, after_storage_id=cursor.get("scene", 0)), limit=BATCH, ascending=True
     ).records
-    videos = []
+    # Videos a previous tick could not decide (a scene run still finishing) come first.
+    videos: list[str] = list(cursor.get("waiting", []))
     for rec in scenes:
         video = rec.partition_key.split("|", 1)[1] if rec.partition_key else None
         if video and video not in videos:
             videos.append(video)
+    waiting = []
     for video in videos:
-        req = combine_request(instance, meta, video)
+        try:
+            req = combine_request(instance, meta, video)
+        except Busy:
+            waiting.append(video)
+            continue
         if req is not None:
             requests.append(req)
 
@@ -165,6 +178,7 @@ def video_chain_sensor(
         cursor["plan"] = plans[-1].storage_id
     if scenes:
         cursor["scene"] = scenes[-1].storage_id
+    cursor["waiting"] = waiting
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.partitions import video_to_scenes, videos_partitions
-from videogen_dagster.pipeline import run_combine
+from videogen_dagster.pipeline import CombineOutcome, run_combine
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -35,9 +35,14 @@ def video_outputs(
     """Join the scenes the plan names (all of them, or fail) and write the manifest."""
     svc = services(storage, metadata, llm, renderer)
     out = run_combine(svc, context.partition_key, task_id_of(context))
-    yield dg.MaterializeResult(
-        asset_key="combined_video",
-        metadata={
+    for key, meta in output_metadata(out).items():
+        yield dg.MaterializeResult(asset_key=key, metadata=meta)
+
+
+def output_metadata(out: CombineOutcome) -> dict[str, dict]:
+    """The metadata of `combined_video` and `video_manifest` for one join."""
+    return {
+        "combined_video": {
             "uri": dg.MetadataValue.url(out.video.uri),
             "sha256": out.video.sha256,
             "bytes": out.video.bytes,
@@ -48,13 +53,10 @@ def video_outputs(
             "subtitles_srt": dg.MetadataValue.url(out.subtitles_srt.uri),
             "subtitles_vtt": dg.MetadataValue.url(out.subtitles_vtt.uri),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key="video_manifest",
-        metadata={
+        "video_manifest": {
             "uri": dg.MetadataValue.url(out.manifest.uri),
             "sha256": out.manifest.sha256,
             "bytes": out.manifest.bytes,
             "version": out.version,
         },
-    )
+    }
