@@ -1,7 +1,9 @@
 import ast
+import subprocess
 
 import pytest
 
+from videogen_dagster import media
 from videogen_dagster.codegen import (
     Cue,
     cues_for,
@@ -60,3 +62,23 @@ def test_offsets_and_fitting():
 def test_scene_class_required():
     with pytest.raises(ValueError):
         scene_class_in("x = 1")
+
+
+def _clip(path, size="320x240", seconds=1):
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=15:duration={seconds}",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)], check=True)
+    return path
+
+
+def test_join_reuses_stored_probes_and_falls_back(tmp_path):
+    a, b = _clip(tmp_path / "a.mp4"), _clip(tmp_path / "b.mp4", seconds=2)
+    other = _clip(tmp_path / "c.mp4", size="160x120")
+    info = media.probe(a)
+    stored = media.VideoInfo.from_metadata(info.as_metadata(), a.stat().st_size)
+    assert stored == info
+    assert media.VideoInfo.from_metadata({"duration": 1.0}, 1) is None  # older records: probed
+    assert media.concat([a, b], tmp_path / "ab.mp4", [stored, None]) == "stream-copy"
+    assert abs(media.probe(tmp_path / "ab.mp4").duration - 3.0) < 0.1
+    # Stored streams that differ still force a re-encode, at the first scene's size.
+    assert media.concat([a, other], tmp_path / "ac.mp4", [stored, media.probe(other)]) == "re-encode"
+    assert (media.probe(tmp_path / "ac.mp4").width, media.probe(tmp_path / "ac.mp4").height) == (320, 240)

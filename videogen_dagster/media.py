@@ -35,7 +35,22 @@ class VideoInfo:
             "height": self.height,
             "fps": round(self.fps, 3),
             "codec": self.codec,
+            # What decides whether scenes can be joined by stream copy; kept so a join need not
+            # probe every scene again.
+            "stream": dict(zip(_COPY_KEYS, self.params, strict=True)),
         }
+
+    @classmethod
+    def from_metadata(cls, meta: dict, size: int) -> VideoInfo | None:
+        """The info stored by `as_metadata`; None for records written before `stream` was kept."""
+        stream = meta.get("stream")
+        if not stream or set(stream) != set(_COPY_KEYS):
+            return None
+        return cls(
+            duration=float(meta["duration"]), width=int(meta["width"]), height=int(meta["height"]),
+            fps=float(meta["fps"]), codec=str(meta["codec"]), bytes=size,
+            params=tuple(stream[k] for k in _COPY_KEYS),
+        )
 
 
 def require_ffmpeg() -> None:
@@ -84,11 +99,14 @@ def thumbnail(video: Path, out: Path, at: float, width: int = 480) -> Path:
     return out
 
 
-def concat(videos: list[Path], out: Path) -> str:
-    """Join videos in order. Returns the method used: 'stream-copy' or 're-encode'."""
+def concat(videos: list[Path], out: Path, infos: list[VideoInfo | None] | None = None) -> str:
+    """Join videos in order. Returns the method used: 'stream-copy' or 're-encode'.
+
+    `infos` are the videos' probes when the caller already has them (None entries are probed)."""
     if not videos:
         raise MediaError("nothing to join")
-    infos = [probe(v) for v in videos]
+    known = infos or [None] * len(videos)
+    infos = [info or probe(v) for v, info in zip(videos, known, strict=True)]
     same = all(i.params == infos[0].params for i in infos)
     try:
         if same:

@@ -529,16 +529,17 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
     store, prefix = svc.store_for(request)
     work = Path(tempfile.mkdtemp(prefix="combine-", dir=_ensure(svc.workdir)))
     try:
-        parts, cue_sets = [], []
+        parts, cue_sets, infos = [], [], []
         for n in range(1, plan.scene_count + 1):
             assets = scenes[n]["assets"]
             local = store.download(assets["video"]["key"], work / f"{n:02d}.mp4")
             parts.append(local)
             cues = media.parse_srt(store.get_bytes(assets["subtitles"]["key"]).decode())
-            # The duration was probed when the scene was stored; concat probes the files again.
+            # Duration and streams were probed when the scene was stored: no second probe.
             cue_sets.append((cues, float(scenes[n]["duration"])))
+            infos.append(media.VideoInfo.from_metadata(assets["video"].get("media") or {}, local.stat().st_size))
         out = work / "combined.mp4"
-        method = media.concat(parts, out)
+        method = media.concat(parts, out, infos)
         info = media.probe(out)
         expected = sum(d for _, d in cue_sets)
         if abs(info.duration - expected) > DURATION_TOLERANCE:

@@ -139,6 +139,11 @@ def render_scene(
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         raise RenderError(f"render of {class_name} exceeded the {timeout:.0f}s wall-clock limit", output[-3000:]) from None
+    except BaseException:
+        # Interrupted (a cancelled run): the render must not outlive the run that started it.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         limit = sandbox.explain_exit(proc.returncode, output, limits, workdir) if confine else None

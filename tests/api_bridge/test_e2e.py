@@ -107,19 +107,27 @@ def test_generate_over_http_to_a_playable_video(stack):
 
 
 def test_cancel_while_rendering(stack):
-    client, _, _ = stack
+    client, var, ctl = stack
     a = _token(["proj_a"])
     r = client.post(f"{BASE}/generate", headers=a, json={
         "project_id": "proj_a", "content_prompt": "Explain the Pythagorean theorem", "scene_count": 4,
         "render_config": {"quality": "preview", "max_scene_duration": 20},
     })
     task_id = r.json()["task_id"]
-    _poll(client, task_id, a, until=("progress",), timeout=120)
+    video = f"proj_a.{r.json()['session_id']}"
+    deadline = time.monotonic() + 120
+    while _renders(var, video) == [] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _renders(var, video), "no scene started rendering"
     c = client.delete(f"{BASE}/tasks/{task_id}", headers=a)
     assert c.status_code == 200 and c.json()["status"] == "cancelled"
     time.sleep(8)
     s = client.get(f"{BASE}/tasks/{task_id}/status", headers=a).json()
     assert s["status"] == "cancelled"
+    # The runs were terminated through their workers, and no render outlives its run.
+    statuses = {r["status"] for r in _runs(ctl["graphql"], task_id)}
+    assert statuses <= {"SUCCESS", "CANCELED"} and "CANCELED" in statuses, statuses
+    assert _renders(var, video) == []
     result = client.get(f"{BASE}/tasks/{task_id}/result", headers=a).json()
     assert result["result"] is None and result["status"] == "cancelled"
 
@@ -142,17 +150,26 @@ def _processes() -> dict[int, tuple[int, str]]:
     return out
 
 
-def _rendering_run_worker(var: Path, video_key: str) -> int | None:
-    """The run worker (a child of a Dagster code server) of a scene of this video rendering now."""
+def _renders(var: Path, video_key: str) -> list[str]:
+    """The confined renders of this video's scenes running now."""
+    return [cmd for _, cmd in _processes().values() if cmd.startswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd]
+
+
+def _rendering_run_worker(graphql: str, task_id: str, var: Path, video_key: str) -> int | None:
+    """The run worker of a scene of this video rendering now: the ancestor of its confined render
+    that the warm run launcher recorded on a run of the task (`videogen/worker_pid`)."""
+    workers = {
+        int(t["value"]) for r in _runs(graphql, task_id) if r["status"] == "STARTED"
+        for t in r["tags"] if t["key"] == "videogen/worker_pid"
+    }
     procs = _processes()
     for pid, (_, cmd) in procs.items():
         if cmd.startswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd:
             cur = pid
-            while cur in procs and procs[cur][0] in procs:
-                parent = procs[cur][0]
-                if "api grpc" in procs[parent][1]:
+            while cur in procs:
+                if cur in workers:
                     return cur
-                cur = parent
+                cur = procs[cur][0]
     return None
 
 
@@ -173,7 +190,7 @@ def test_killed_worker_fails_the_task_and_retry_finishes(stack):
     deadline = time.monotonic() + 120
     victim = None
     while victim is None and time.monotonic() < deadline:
-        victim = _rendering_run_worker(var, video)
+        victim = _rendering_run_worker(ctl["graphql"], task_id, var, video)
         time.sleep(0.1)
     assert victim, "no scene started rendering"
     os.kill(victim, 9)  # mid-render
