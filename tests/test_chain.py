@@ -5,6 +5,8 @@ import json
 import dagster as dg
 import pytest
 
+from videogen_dagster import pipeline
+from videogen_dagster.assets.common import services
 from videogen_dagster.definitions import build_definitions, default_resources
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline import PipelineError
@@ -16,6 +18,10 @@ pytestmark = pytest.mark.slow
 VIDEO = "chain.s1"
 
 
+def pipeline_services(resources):
+    return services(resources["storage"], resources["metadata"], resources["llm"], resources["renderer"])
+
+
 def _tick(instance, defs, cursor):
     ctx = dg.build_sensor_context(
         instance=instance, definitions=defs, cursor=cursor,
@@ -25,13 +31,23 @@ def _tick(instance, defs, cursor):
     return result.run_requests or [], result.cursor
 
 
-def _execute(defs, instance, request: dg.RunRequest):
+def _execute(defs, instance, request: dg.RunRequest, rejoin: bool = True):
     job = defs.resolve_job_def(request.job_name)
     key = request.partition_key
+    run_config = None
     if "|" in key:
         scene, video = key.split("|")
         key = dg.MultiPartitionKey({"scene": scene, "video": video})
-    return job.execute_in_process(instance=instance, partition_key=key, tags=request.tags)
+        run_config = {"ops": {"scene_assets": {"config": {"rejoin": rejoin}}}}
+    return job.execute_in_process(instance=instance, partition_key=key, tags=request.tags, run_config=run_config)
+
+
+def _joins(instance, video=VIDEO):
+    """The combined_video materialisations of the video, oldest first, with their run's job."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_video"), asset_partitions=[video]), limit=20
+    ).records
+    return [(instance.get_run_by_id(r.run_id).job_name, r.storage_id) for r in reversed(records)]
 
 
 def test_chain_advances_and_rejoins(var_dir):
@@ -57,8 +73,22 @@ def test_chain_advances_and_rejoins(var_dir):
         # One scene done: not yet time to join.
         _execute(defs, instance, requests[0])
         again, cursor = _tick(instance, defs, cursor)
-        assert again == []
+        assert again == [] and _joins(instance) == []
+        # The last scene run finds every scene rendered and joins the video itself.
         _execute(defs, instance, requests[1])
+        task = meta.get_task("t1")
+        assert task["status"] == "completed" and task["progress"] == 100
+        assert meta.get_video(VIDEO)["combined_version"] == 1
+        assert [job for job, _ in _joins(instance)] == ["scene_job"]
+        assert _tick(instance, defs, cursor)[0] == []
+        # The same scenes are never joined twice: the claim is taken.
+        assert pipeline.join_when_complete(pipeline_services(resources), VIDEO, None) is None
+
+        # Re-materialise scene 2 with the join left to the sensor (`rejoin: false`).
+        scene_job = defs.resolve_job_def("scene_job")
+        key2 = dg.MultiPartitionKey({"scene": "02", "video": VIDEO})
+        scene_job.execute_in_process(instance=instance, partition_key=key2,
+                                     run_config={"ops": {"scene_assets": {"config": {"rejoin": False}}}})
         # A tick that lands while a scene run of the video is still finishing decides nothing,
         # and keeps the video for the next tick (it used to forget it: the join never came).
         finishing = dg.DagsterRun(
@@ -73,21 +103,17 @@ def test_chain_advances_and_rejoins(var_dir):
         assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
         assert json.loads(cursor)["waiting"] == []
         _execute(defs, instance, requests[0])
-        task = meta.get_task("t1")
-        assert task["status"] == "completed" and task["progress"] == 100
-        assert meta.get_video(VIDEO)["combined_version"] == 1
+        assert meta.get_video(VIDEO)["combined_version"] == 2
         assert _tick(instance, defs, cursor)[0] == []
 
-        # Re-materialise scene 2 as the UI would (no task tag): the video is re-joined.
-        scene_job = defs.resolve_job_def("scene_job")
+        # Re-materialise scene 1 as the UI would (no task tag, default config): re-joined in the run.
         scene_job.execute_in_process(
-            instance=instance, partition_key=dg.MultiPartitionKey({"scene": "02", "video": VIDEO})
+            instance=instance, partition_key=dg.MultiPartitionKey({"scene": "01", "video": VIDEO})
         )
-        requests, cursor = _tick(instance, defs, cursor)
-        assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
-        _execute(defs, instance, requests[0])
-        assert meta.get_video(VIDEO)["combined_version"] == 2
-        assert meta.get_scene(VIDEO, 1)["version"] == 1
+        assert meta.get_video(VIDEO)["combined_version"] == 3
+        assert [job for job, _ in _joins(instance)] == ["scene_job", "combine_job", "scene_job"]
+        assert _tick(instance, defs, cursor)[0] == []
+        assert meta.get_scene(VIDEO, 1)["version"] == 2
         assert meta.get_scene(VIDEO, 2)["version"] == 2
         # Old versions stay in storage.
         v1 = meta.scene_history(VIDEO, 2)[0]["assets"]["video"]["key"]
@@ -142,15 +168,15 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         after = meta.get_scene(VIDEO, 1)
         # The edit re-joined its video in the same run: the join is logged after the scene, so
         # the chain sensor has nothing left to do.
-        assert meta.get_video(VIDEO)["combined_version"] == 1
+        assert meta.get_video(VIDEO)["combined_version"] == 2  # 1: the first render joined it
         joined = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_video"), asset_partitions=[VIDEO]), limit=5
         ).records
         edited = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("scene_video"), asset_partitions=[f"01|{VIDEO}"]), limit=1
         ).records[0]
-        assert len(joined) == 1 and joined[0].run_id == edited.run_id and joined[0].storage_id > edited.storage_id
-        assert joined[0].asset_materialization.metadata["version"].value == 1
+        assert len(joined) == 2 and joined[0].run_id == edited.run_id and joined[0].storage_id > edited.storage_id
+        assert joined[0].asset_materialization.metadata["version"].value == 2
         assert after["version"] == before["version"] + 1
         assert abs(after["duration"] - before["duration"]) <= 0.1  # speed edits keep the timing
         history = meta.scene_history(VIDEO, 1)
@@ -164,3 +190,19 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
                 run_config={"ops": {"scene_assets": {"config": {"edit_prompt": "add a dancing cat"}}}},
             )
         assert meta.get_scene(VIDEO, 1)["version"] == after["version"]
+
+
+def test_join_claims_are_taken_once_per_set_of_scenes(tmp_path):
+    """Two scene runs that finish together: exactly one joins; a changed scene may join again."""
+    from videogen_dagster.metastore import SqliteMetadataStore
+
+    a, b = SqliteMetadataStore(tmp_path / "m.db"), SqliteMetadataStore(tmp_path / "m.db")
+    a.register_video(VIDEO, "chain", "s1", {"project_id": "chain"})
+    assert a.claim_join(VIDEO, "1:1:aa,2:1:bb") is True
+    assert b.claim_join(VIDEO, "1:1:aa,2:1:bb") is False
+    assert b.claim_join(VIDEO, "1:1:aa,2:2:cc") is True
+    b.release_join(VIDEO, "1:1:aa,2:2:cc")  # that join failed: the same scenes may be joined later
+    assert a.claim_join(VIDEO, "1:1:aa,2:2:cc") is True
+    scenes = {1: {"status": "completed", "version": 1, "assets": {"video": {"sha256": "aa"}}}}
+    assert pipeline.scenes_token(scenes, 1) == "1:1:aa"
+    assert pipeline.scenes_token(scenes, 2) is None  # scene 2 not rendered yet

@@ -134,7 +134,7 @@ class SqliteMetadataStore:
     def _migrate(self) -> None:
         """Columns added after the first release, for stores made before them."""
         db = self._conn()
-        for table, column in (("videos", "llm_usage"), ("scene_versions", "extra")):
+        for table, column in (("videos", "llm_usage"), ("scene_versions", "extra"), ("videos", "join_token")):
             names = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
             if column not in names:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
@@ -213,6 +213,25 @@ class SqliteMetadataStore:
                    status = 'completed', updated_at = ? WHERE video_key = ?""",
                 (version, json.dumps(combined), total_duration, now_iso(), video_key),
             )
+
+    def claim_join(self, video_key: str, token: str) -> bool:
+        """Claim the join of one exact set of scene versions (`token`): True for the first caller
+        only, so of the scene runs that finish together exactly one joins the video."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE videos SET join_token = ? WHERE video_key = ? AND COALESCE(join_token, '') != ?",
+                (token, video_key, token),
+            )
+            return cur.rowcount == 1
+
+    def release_join(self, video_key: str, token: str) -> None:
+        """Give a claim back (its join failed), so a later join of the same scenes may run."""
+        with self._tx() as db:
+            db.execute("UPDATE videos SET join_token = NULL WHERE video_key = ? AND join_token = ?", (video_key, token))
+
+    def set_join_token(self, video_key: str, token: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE videos SET join_token = ? WHERE video_key = ?", (token, video_key))
 
     # --- scenes ------------------------------------------------------------------------------
 

@@ -510,6 +510,36 @@ class CombineOutcome:
     result: dict
 
 
+def scenes_token(scenes: dict[int, dict], scene_count: int) -> str | None:
+    """Names the exact set of scene versions a join would use (number, version and video
+    checksum, so an in-place edit counts as a change); None while a planned scene is not rendered."""
+    parts = []
+    for n in range(1, scene_count + 1):
+        s = scenes.get(n)
+        if not s or s["status"] != "completed" or not s.get("assets"):
+            return None
+        parts.append(f"{n}:{s['version']}:{s['assets']['video'].get('sha256', '')}")
+    return ",".join(parts)
+
+
+def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome | None:
+    """The join, made by whichever scene run first finds every planned scene rendered (no wait for
+    a separate join run). None when a scene is still missing, when this set of scenes is already
+    joined or being joined, or when the task was cancelled or failed."""
+    task = svc.meta.get_task(task_id) if task_id else None
+    if task and task["status"] in ("cancelled", "failed"):
+        return None
+    plan = load_plan(svc.meta, video_key)
+    token = scenes_token({s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}, plan.scene_count)
+    if token is None or not svc.meta.claim_join(video_key, token):
+        return None
+    try:
+        return run_combine(svc, video_key, task_id)
+    except BaseException:
+        svc.meta.release_join(video_key, token)
+        raise
+
+
 def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome:
     plan = load_plan(svc.meta, video_key)
     total = total_steps(plan.scene_count)
@@ -566,6 +596,7 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
         )
         combined["manifest"] = man.as_dict()
         svc.meta.save_combined(video_key, version, combined, info.duration)
+        svc.meta.set_join_token(video_key, scenes_token(scenes, plan.scene_count) or "")
         result = build_result(svc.meta, svc.stores, video_key, task_id)
         if task_id:
             svc.meta.update_task(

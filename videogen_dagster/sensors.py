@@ -17,7 +17,7 @@ from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.models import slot_key
 from videogen_dagster.objectstore import move
 from videogen_dagster.partitions import videos_partitions
-from videogen_dagster.pipeline import register_request
+from videogen_dagster.pipeline import register_request, scenes_token
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.storage import ObjectStoreResource
 from videogen_dagster.tags import (
@@ -116,6 +116,12 @@ def combine_request(
     newest = max(latest_scenes, key=lambda r: r.storage_id)
     combined = _latest(instance, COMBINED, video)
     if combined is not None and combined.storage_id > newest.storage_id:
+        return None
+    # A scene run joined (or is joining) exactly these scenes itself, even if another scene run
+    # that finished at the same moment logged its materialisation after that join's.
+    stored = meta.get_video(video) or {}
+    token = scenes_token({s["scene_number"]: s for s in meta.list_scenes(video)}, _scene_count(plan))
+    if token is not None and stored.get("join_token") == token:
         return None
     in_flight = instance.get_run_records(
         dg.RunsFilter(tags={"dagster/partition/video": video, KIND_TAG: "scene"}, statuses=_ACTIVE), limit=1

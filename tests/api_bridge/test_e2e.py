@@ -218,7 +218,10 @@ def test_daemon_restart_mid_chain_loses_and_duplicates_nothing(stack):
     status, _ = _poll(client, task_id, a, timeout=300)
     assert status["status"] == "completed", status
     jobs = sorted(r["jobName"] for r in _runs(ctl["graphql"], task_id))
-    assert jobs == ["combine_job", "plan_job", "scene_job", "scene_job", "scene_job"]
+    # The last scene run joins the video itself: no combine run, and exactly one join.
+    assert jobs == ["plan_job", "scene_job", "scene_job", "scene_job"]
+    result = client.get(f"{BASE}/tasks/{task_id}/result", headers=a).json()["result"]
+    assert "/video/v1/" in result["s3_combined_video_url"]
 
 
 def test_edit_scene_over_http(stack):

@@ -5,11 +5,12 @@ import dagster as dg
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.assets.video import output_metadata
 from videogen_dagster.partitions import scene_partitions, video_to_scenes
-from videogen_dagster.pipeline import EditSpec, run_combine, run_scene
+from videogen_dagster.pipeline import EditSpec, join_when_complete, run_combine, run_scene
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.tags import DRIVER_TAG
 
 
 class SceneConfig(dg.Config):
@@ -19,8 +20,9 @@ class SceneConfig(dg.Config):
     preserve_timing: bool = True
     version_increment: bool = True
     expected_version: int = 0  # 0: no check
-    # An edit re-joins its video in the same run (one run start-up, no wait for the chain
-    # sensor's next tick); false leaves the join to the chain sensor, as for any re-render.
+    # Join the video in this run: always after an edit, otherwise when this run finds every
+    # planned scene rendered first (one run start-up less, no wait for the chain sensor's next
+    # tick). False leaves the join to the chain sensor's combine run.
     rejoin: bool = True
 
 
@@ -82,9 +84,15 @@ def scene_assets(
             if out.errors:
                 meta["attempt_errors"] = dg.MetadataValue.json(out.errors)
         yield dg.MaterializeResult(asset_key=asset, metadata=meta)
-    if config.edit_prompt and config.rejoin:
-        # The scene's materialisations are logged above; the join's come after them, so the
-        # chain sensor sees the video as already joined and requests nothing more.
+    if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
+        return
+    # The scene's materialisations are logged above; the join's come after them, so the chain
+    # sensor sees the video as already joined and requests nothing more.
+    if config.edit_prompt:
         joined = run_combine(svc, key["video"], task_id_of(context))
+    else:
+        joined = join_when_complete(svc, key["video"], task_id_of(context))
+    if joined is not None:
+        context.log.info(f"joined {key['video']} (version {joined.version}) in this run")
         for asset, meta in output_metadata(joined).items():
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=key["video"], metadata=meta))
