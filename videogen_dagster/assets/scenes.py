@@ -50,7 +50,8 @@ def scene_assets(
     llm: LLMResource,
     renderer: ManimRendererResource,
 ):
-    """Write, render and store one scene: code, video, thumbnail and subtitles."""
+    """Write, render and store one scene: code, video, thumbnail and subtitles; then join the
+    video when this run finds every planned scene rendered (always after an edit)."""
     key = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
     svc = services(storage, metadata, llm, renderer)
     out = run_scene(
