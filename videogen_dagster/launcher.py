@@ -40,7 +40,7 @@ from dagster import _check as check
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._serdes import ConfigurableClassData, serialize_value
 
-from videogen_dagster.warm_worker import process_start
+from videogen_dagster.warm_worker import process_start, recv_json, send_json
 
 PID_TAG = "videogen/worker_pid"
 STARTED_TAG = "videogen/worker_started"
@@ -82,16 +82,11 @@ class WarmParent:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(30)
             s.connect(self.path)
-            s.sendall(json.dumps(body).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        if not data:
-            raise RuntimeError("warm worker closed the connection without an answer")
-        return json.loads(data)
+            send_json(s, body)
+            try:
+                return recv_json(s)
+            except json.JSONDecodeError:
+                raise RuntimeError("warm worker closed the connection without an answer") from None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

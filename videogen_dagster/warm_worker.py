@@ -69,7 +69,8 @@ def _changed(snapshot: dict[str, float]) -> str | None:
     return None
 
 
-def _recv(conn: socket.socket) -> dict:
+def recv_json(conn: socket.socket) -> dict:
+    """One newline-terminated JSON message (the protocol of both ends)."""
     data = b""
     while not data.endswith(b"\n"):
         chunk = conn.recv(65536)
@@ -81,7 +82,7 @@ def _recv(conn: socket.socket) -> dict:
     return json.loads(data)
 
 
-def _send(conn: socket.socket, body: dict) -> None:
+def send_json(conn: socket.socket, body: dict) -> None:
     conn.sendall(json.dumps(body).encode() + b"\n")
 
 
@@ -182,13 +183,13 @@ def serve(sock_path: str, preload: list[str], ref_file: str | None = None) -> in
         conn, _ = srv.accept()
         with conn:
             try:
-                req = _recv(conn)
+                req = recv_json(conn)
             except (OSError, ValueError) as exc:
-                _send(conn, {"error": f"bad request: {exc}"})
+                send_json(conn, {"error": f"bad request: {exc}"})
                 continue
             stale = _changed(snapshot)
             if stale:
-                _send(conn, {"error": "stale", "changed": stale})
+                send_json(conn, {"error": "stale", "changed": stale})
                 break
             pid = os.fork()
             if pid == 0:
@@ -196,7 +197,7 @@ def serve(sock_path: str, preload: list[str], ref_file: str | None = None) -> in
                 conn.close()
                 _run_child(req)
             children[pid] = {**req, "pid": pid}
-            _send(conn, {"pid": pid, "started": process_start(pid)})
+            send_json(conn, {"pid": pid, "started": process_start(pid)})
     srv.close()
     try:
         os.unlink(sock_path)
