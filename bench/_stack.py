@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+BASE = "/api/v1/video-generation"
 
 
 def free_port() -> int:
@@ -59,3 +60,40 @@ def stack(var: Path, daemon: bool = True):
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def poll(client: httpx.Client, task_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+        if s["status"] in ("completed", "failed", "cancelled"):
+            return s
+        time.sleep(0.1)
+    raise TimeoutError(task_id)
+
+
+def timeline(dagster_home: Path, task_id: str, t0: float) -> list[str]:
+    """Where the edit's time went: each run's queue, start-up, step and end, from Dagster's event log."""
+    import dagster as dg
+
+    from videogen_dagster.tags import TASK_TAG
+
+    wanted = {
+        dg.DagsterEventType.RUN_ENQUEUED: "queued", dg.DagsterEventType.RUN_STARTING: "launched",
+        dg.DagsterEventType.RUN_START: "worker started", dg.DagsterEventType.STEP_START: "step start",
+        dg.DagsterEventType.STEP_SUCCESS: "step done", dg.DagsterEventType.RUN_SUCCESS: "run done",
+    }
+    lines = []
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={TASK_TAG: task_id}))
+        for run in sorted(runs, key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp.timestamp()):
+            created = instance.get_run_record_by_id(run.run_id).create_timestamp.timestamp()
+            parts = [f"created {created - t0:5.2f}"]
+            for rec in instance.all_logs(run.run_id):
+                if rec.dagster_event and rec.dagster_event.event_type in wanted:
+                    parts.append(f"{wanted[rec.dagster_event.event_type]} {rec.timestamp - t0:5.2f}")
+                mat = rec.asset_materialization
+                if mat and "render_seconds" in mat.metadata:
+                    parts.append(f"(confined render {mat.metadata['render_seconds'].value:.2f} s)")
+            lines.append(f"  {run.job_name:12s} " + ", ".join(parts))
+    return lines
