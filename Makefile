@@ -62,6 +62,7 @@ lint: venv
 
 bench: deps
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_generate.py --via-bridge
 	$(BIN)/python bench/bench_status.py
 	$(BIN)/python bench/bench_s3_upload.py
 	$(BIN)/python bench/bench_edit.py
