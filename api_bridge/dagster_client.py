@@ -120,17 +120,21 @@ class DagsterClient:
         self._cache[task_id] = (time.monotonic(), runs)
         return runs
 
-    def active_runs_for_partition(self, partition: str) -> list[str]:
+    def active_runs_for_partition(self, partition: str) -> list[tuple[str, str | None]]:
+        """(run id, task id) of the partition's queued or running runs."""
         data = self.query(
             """query($value: String!) {
                  runsOrError(filter: {tags: [{key: "dagster/partition", value: $value}],
                                       statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
-                   ... on Runs { results { runId } }
+                   ... on Runs { results { runId tags { key value } } }
                  }
                }""",
             {"value": partition},
         )
-        return [r["runId"] for r in data["runsOrError"].get("results", [])]
+        return [
+            (r["runId"], next((t["value"] for t in r.get("tags", []) if t["key"] == TASK_TAG), None))
+            for r in data["runsOrError"].get("results", [])
+        ]
 
     def terminate(self, run_ids: list[str]) -> list[str]:
         """Terminate runs; ones that cannot be terminated safely (still starting) are marked cancelled."""

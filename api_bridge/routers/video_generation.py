@@ -90,6 +90,11 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
     )
 
 
+def _task_ended(meta, task_id: str | None) -> bool:
+    task = meta.get_task(task_id) if task_id else None
+    return bool(task and task["status"] in ("completed", "failed"))
+
+
 @router.post("/edit-scene", status_code=202, response_model=EditAccepted)
 def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
     """Re-render one scene following an edit prompt, then re-join its video."""
@@ -104,6 +109,10 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         active = dagster.active_runs_for_partition(f"{slot_key(number)}|{key}")
     except DagsterUnavailable as exc:
         raise ApiError(503, str(exc), "SERVICE_UNAVAILABLE") from exc
+    # A run whose task already completed or failed is only finishing (its scene and join are
+    # stored, or its failure restored the scene; it is logging its last events): a client that
+    # saw the task end may edit again at once. A cancelled run may still be stopping: it counts.
+    active = [run for run, task in active if not _task_ended(meta, task)]
     if active:
         raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) is already being edited", "CONFLICT")
     video = meta.get_video(key) or {}

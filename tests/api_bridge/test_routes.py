@@ -23,7 +23,7 @@ class RecordingDagster:
         self.partitions, self.launches, self.terminated = [], [], []
         self.runs: dict[str, list[RunInfo]] = {}
         self.down = False
-        self.active: list[str] = []
+        self.active: list[tuple[str, str | None]] = []
 
     def _check(self):
         if self.down:
@@ -178,9 +178,16 @@ def test_edit_scene_paths(env):
     assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1"
     assert tags["dagster/partition/scene"] == "02" and tags["dagster/partition/video"] == "p1.s1"
     assert config["ops"]["scene_assets"]["config"]["edit_prompt"] == "make it blue"
-    dagster.active = ["r9"]
+    dagster.active = [("r9", None)]
     r = client.post(f"{BASE}/edit-scene", json=payload)
     assert r.status_code == 409 and "version 1" in r.json()["detail"]
+    # A run whose task already completed is only finishing: the next edit is accepted at once.
+    meta.create_task("done-task", "edit", "p1", "s1", "p1.s1", 4, "preview")
+    meta.update_task("done-task", status="completed")
+    dagster.active = [("r8", "done-task")]
+    assert client.post(f"{BASE}/edit-scene", json=payload).status_code == 202
+    meta.update_task("done-task", status="cancelled")  # a cancelled run may still be stopping
+    assert client.post(f"{BASE}/edit-scene", json=payload).status_code == 409
     bad = client.post(f"{BASE}/edit-scene", json={**payload, "scene_id": "nonsense"})
     assert bad.status_code == 400 and "scene_id" in bad.json()["detail"]
 
