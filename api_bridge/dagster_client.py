@@ -48,6 +48,32 @@ class DagsterClient:
             raise DagsterUnavailable(f"Dagster GraphQL error: {body['errors'][0].get('message')}")
         return body["data"]
 
+    def location_loaded(self) -> bool:
+        """Whether the webserver has loaded this code location (it loads it after it starts
+        answering, so a launch right after start-up can find no repository)."""
+        data = self.query(
+            """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+                 locationOrLoadError { __typename } } } } }"""
+        )
+        for entry in (data.get("workspaceOrError") or {}).get("locationEntries", []):
+            if entry["name"] == self.location:
+                return entry["loadStatus"] == "LOADED" and (
+                    (entry.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+                )
+        return False
+
+    def wait_until_loaded(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.location_loaded():
+                    return
+            except DagsterUnavailable:
+                pass
+            if time.monotonic() > deadline:
+                raise DagsterUnavailable(f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s")
+            time.sleep(0.2)
+
     def add_video_partition(self, key: str) -> None:
         data = self.query(
             """mutation($loc: String!, $repo: String!, $key: String!) {

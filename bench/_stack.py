@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from api_bridge.dagster_client import DagsterClient
+
 REPO = Path(__file__).resolve().parent.parent
 BASE = "/api/v1/video-generation"
 
@@ -50,6 +52,7 @@ def stack(var: Path, daemon: bool = True):
                                    "--port", str(api), "--log-level", "warning"], **quiet))
     try:
         wait_for(f"http://127.0.0.1:{web}/server_info")
+        DagsterClient("127.0.0.1", web, "videogen_dagster").wait_until_loaded()
         wait_for(f"http://127.0.0.1:{api}/docs")
         yield f"http://127.0.0.1:{api}"
     finally:

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pytest
 
+from api_bridge.dagster_client import DagsterClient
 from tests.conftest import REPO, ffprobe, free_port, wait_http
 
 pytestmark = pytest.mark.slow
@@ -49,6 +50,7 @@ def stack(tmp_path_factory):
     ]
     try:
         wait_http(f"http://127.0.0.1:{web}/server_info")
+        DagsterClient("127.0.0.1", web, "videogen_dagster").wait_until_loaded()
         wait_http(f"http://127.0.0.1:{api}/docs")
         yield httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30), var, {
             "graphql": f"http://127.0.0.1:{web}/graphql", "procs": procs, "start_daemon": start_daemon,
