@@ -105,7 +105,9 @@ def _run_child(req: dict) -> None:
         setup_interrupt_handlers()  # SIGTERM (the launcher's terminate) interrupts like Ctrl-C
         ref = deserialize_value(req["instance_ref"], InstanceRef)
         with DagsterInstance.from_ref(ref) as instance:
-            code = _execute_run_command_body(req["run_id"], instance, lambda _event: None, True)
+            # Exit 0 when the run ended, failed or not (its end is in the event log); non-zero
+            # only when the worker itself broke, which `_reap` then reports.
+            code = _execute_run_command_body(req["run_id"], instance, lambda _event: None, False)
     except BaseException:  # noqa: BLE001 - the child must always reach os._exit
         traceback.print_exc()
     finally:
