@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import httpx
-from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from videogen_dagster.tags import TASK_TAG
 
 REPOSITORY = "__repository__"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "MANAGED", "CANCELING"}
+log = logging.getLogger("api_bridge")
+CHAIN_SENSOR = "video_chain_sensor"
+HEARTBEAT_STALE_SECONDS = 90.0  # three of the daemon's 30 s heartbeat intervals
+SENSOR_TICK_STALE_SECONDS = 20.0  # four of the sensor daemon's 5 s loops
 
 
 class DagsterUnavailable(RuntimeError):
-    pass
+    """Dagster cannot take the request now (webserver down, code location loading, timeout).
+    The message is one sentence naming what is unavailable."""
+
+
+class DagsterRejected(RuntimeError):
+    """Dagster answered, and refused the launch (bad config, unknown job): not worth a retry."""
 
 
 @dataclass
@@ -27,25 +37,65 @@ class RunInfo:
     partition: str | None
 
 
+LAUNCH_MUTATION = """mutation($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) { __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PipelineNotFoundError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { stepKey invalidOutputName }
+    ... on RunConflict { message }
+    ... on ConflictingExecutionParamsError { message }
+    ... on PresetNotFoundError { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}"""
+# Answers that mean "not now" rather than "never": the location is still loading or reloading.
+TRANSIENT_LAUNCH_ERRORS = {"PipelineNotFoundError", "RepositoryLocationNotFound", "PythonError"}
+LAUNCH_ID_TAG = "videogen/launch_id"
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"answered HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
 class DagsterClient:
-    def __init__(self, host: str, port: int, location: str, timeout: float = 10.0):
+    """Thread-safe: one pooled httpx client serves every request thread (the dagster-graphql
+    client's transport is not: concurrent launches failed with "already connected")."""
+
+    def __init__(self, host: str, port: int, location: str, timeout: float = 10.0,
+                 launch_retry_seconds: float = 30.0, transport: httpx.BaseTransport | None = None):
         self.url = f"http://{host}:{port}"
         self.location = location
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
-        self._gql = DagsterGraphQLClient(host, port_number=port, timeout=int(timeout))
+        self.launch_retry_seconds = launch_retry_seconds
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16), transport=transport,
+        )
         self._cache: dict[str, tuple[float, list[RunInfo]]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
+        self._health: tuple[float, dict[str, str | None]] | None = None
 
     def query(self, query: str, variables: dict | None = None) -> dict:
         try:
             resp = self._http.post("/graphql", json={"query": query, "variables": variables or {}})
             resp.raise_for_status()
+            body = resp.json()
         except httpx.HTTPError as exc:
-            raise DagsterUnavailable(f"Dagster webserver at {self.url} is unreachable: {exc}") from exc
-        body = resp.json()
+            raise DagsterUnavailable(f"the Dagster webserver at {self.url} is unreachable ({_reason(exc)})") from exc
+        except ValueError as exc:
+            raise DagsterUnavailable(f"the Dagster webserver at {self.url} answered something other than JSON") from exc
         if body.get("errors"):
-            raise DagsterUnavailable(f"Dagster GraphQL error: {body['errors'][0].get('message')}")
+            message = str(body["errors"][0].get("message", "")).splitlines()[0][:200]
+            raise DagsterUnavailable(f"the Dagster webserver at {self.url} refused a query: {message}")
         return body["data"]
 
     def location_loaded(self) -> bool:
@@ -74,29 +124,89 @@ class DagsterClient:
                 raise DagsterUnavailable(f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s")
             time.sleep(0.2)
 
+    def _retrying(self, attempt, what: str):
+        """Call `attempt()` until it succeeds, is rejected, or `launch_retry_seconds` pass;
+        transient failures (DagsterUnavailable) back off from 0.2 s to 2 s."""
+        deadline = time.monotonic() + self.launch_retry_seconds
+        delay = 0.2
+        while True:
+            try:
+                return attempt()
+            except DagsterUnavailable as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    waited = f" (retried for {self.launch_retry_seconds:.0f} s)" if self.launch_retry_seconds else ""
+                    raise DagsterUnavailable(f"{exc}{waited}") from exc
+                log.info("%s: %s; retrying in %.1f s", what, exc, min(delay, left))
+                time.sleep(min(delay, left))
+                delay = min(2.0, delay * 2)
+
     def add_video_partition(self, key: str) -> None:
-        data = self.query(
-            """mutation($loc: String!, $repo: String!, $key: String!) {
-                 addDynamicPartition(repositorySelector: {repositoryName: $repo, repositoryLocationName: $loc},
-                                     partitionsDefName: "videos", partitionKey: $key) { __typename
-                   ... on PythonError { message } ... on UnauthorizedError { message } }
-               }""",
-            {"loc": self.location, "repo": REPOSITORY, "key": key},
-        )
-        kind = data["addDynamicPartition"]["__typename"]
-        if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
-            raise DagsterUnavailable(f"could not register video {key}: {data['addDynamicPartition']}")
+        def attempt() -> None:
+            data = self.query(
+                """mutation($loc: String!, $repo: String!, $key: String!) {
+                     addDynamicPartition(repositorySelector: {repositoryName: $repo, repositoryLocationName: $loc},
+                                         partitionsDefName: "videos", partitionKey: $key) { __typename
+                       ... on PythonError { message } ... on UnauthorizedError { message } }
+                   }""",
+                {"loc": self.location, "repo": REPOSITORY, "key": key},
+            )
+            answer = data["addDynamicPartition"]
+            kind = answer["__typename"]
+            if kind in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
+                return
+            if kind == "UnauthorizedError":
+                raise DagsterRejected(f"Dagster refused to register video {key}: {answer.get('message')}")
+            raise DagsterUnavailable(
+                f"code location {self.location!r} on the Dagster webserver could not register video {key} ({kind})"
+            )
+
+        self._retrying(attempt, f"register {key}")
 
     def launch(self, job: str, tags: dict[str, str], run_config: dict | None = None) -> str:
-        try:
-            return self._gql.submit_job_execution(
-                job, repository_location_name=self.location, repository_name=REPOSITORY,
-                run_config=run_config or {}, tags=tags,
-            )
-        except DagsterGraphQLClientError as exc:
-            raise DagsterUnavailable(f"could not launch {job}: {exc}") from exc
-        except Exception as exc:  # connection errors surface from the underlying transport
-            raise DagsterUnavailable(f"Dagster webserver at {self.url} is unreachable: {exc}") from exc
+        """Launch `job`; transient failures are retried for `launch_retry_seconds`. A retry after
+        an ambiguous failure (the request may have reached the webserver) first looks for the
+        run by a launch id tag, so a launch never makes two runs."""
+        launch_id = uuid.uuid4().hex
+        tags = {**tags, LAUNCH_ID_TAG: launch_id}
+        params = {
+            "selector": {"repositoryLocationName": self.location, "repositoryName": REPOSITORY, "pipelineName": job},
+            "runConfigData": run_config or {},
+            "mode": "default",
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+        sent = False
+
+        def attempt() -> str:
+            nonlocal sent
+            if sent:
+                existing = self._runs_tagged(LAUNCH_ID_TAG, launch_id)
+                if existing:
+                    return existing[0]["runId"]
+            sent = True
+            data = self.query(LAUNCH_MUTATION, {"params": params})
+            answer = data["launchPipelineExecution"]
+            kind = answer["__typename"]
+            if kind in ("LaunchRunSuccess", "LaunchPipelineRunSuccess"):
+                return answer["run"]["runId"]
+            if kind in TRANSIENT_LAUNCH_ERRORS:
+                # The location is not loaded (yet) or is reloading: nothing was launched.
+                sent = False
+                raise DagsterUnavailable(
+                    f"code location {self.location!r} is not loaded on the Dagster webserver at {self.url} ({kind})"
+                )
+            detail = answer.get("message") or "; ".join(e["message"] for e in answer.get("errors", [])) or kind
+            raise DagsterRejected(f"Dagster refused to launch {job}: {str(detail).splitlines()[0][:300]}")
+
+        return self._retrying(attempt, f"launch {job}")
+
+    def _runs_tagged(self, key: str, value: str) -> list[dict]:
+        data = self.query(
+            """query($key: String!, $value: String!) {
+                 runsOrError(filter: {tags: [{key: $key, value: $value}]}) { ... on Runs { results { runId } } } }""",
+            {"key": key, "value": value},
+        )
+        return (data.get("runsOrError") or {}).get("results", [])
 
     def forget(self, task_id: str) -> None:
         """Drop the cached runs of a task (after launching or terminating some of them)."""
@@ -178,19 +288,53 @@ class DagsterClient:
             self.query(mutation, {"ids": failed, "policy": "MARK_AS_CANCELED_IMMEDIATELY"})
         return run_ids
 
-    def health(self) -> dict[str, str | None]:
-        """None per healthy part, else what is wrong: webserver and daemons."""
+    def cached_health(self, max_age: float) -> dict[str, str | None] | None:
+        """The last health answer when at most `max_age` s old, else None (no call made)."""
+        hit = self._health
+        return hit[1] if hit and time.monotonic() - hit[0] <= max_age else None
+
+    def health(self, max_age: float = 5.0) -> dict[str, str | None]:
+        """None per healthy part, else one sentence on what is wrong: the webserver, and the
+        daemon judged by its own heartbeats and by the chain sensor's ticks (cached `max_age` s).
+
+        Dagster calls a daemon healthy until its heartbeat is 30 minutes old; the daemon writes
+        one every 30 s. The chain sensor ticks every 5 s while the daemon lives, so a tick older
+        than SENSOR_TICK_STALE_SECONDS tells a dead daemon within about 25 s."""
+        hit = self._health
+        if hit and time.monotonic() - hit[0] <= max_age:
+            return hit[1]
+        answer = self._check_health()
+        self._health = (time.monotonic(), answer)
+        return answer
+
+    def _check_health(self) -> dict[str, str | None]:
         try:
             data = self.query(
-                "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+                """query($loc: String!, $repo: String!, $sensor: String!) {
+                     instance { daemonHealth { allDaemonStatuses { daemonType healthy required lastHeartbeatTime } } }
+                     sensorOrError(sensorSelector: {repositoryName: $repo, repositoryLocationName: $loc,
+                                                    sensorName: $sensor}) {
+                       __typename ... on Sensor { sensorState { status ticks(limit: 1) { timestamp } } } } }""",
+                {"loc": self.location, "repo": REPOSITORY, "sensor": CHAIN_SENSOR},
             )
         except DagsterUnavailable as exc:
-            return {"dagster_webserver": str(exc), "dagster_daemon": "unknown (webserver down)"}
-        bad = [
-            d["daemonType"] for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]
-            if d["required"] and not d["healthy"]
-        ]
-        return {
-            "dagster_webserver": None,
-            "dagster_daemon": f"unhealthy daemons: {', '.join(bad)}" if bad else None,
-        }
+            return {"dagster_webserver": str(exc), "dagster_daemon": "unknown while the webserver is unreachable"}
+        now = time.time()
+        problems = []
+        for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]:
+            if not d["required"]:
+                continue
+            last = d.get("lastHeartbeatTime")
+            if last is None or not d["healthy"]:
+                problems.append(f"{d['daemonType']} has no recent heartbeat")
+            elif now - last > HEARTBEAT_STALE_SECONDS:
+                problems.append(f"{d['daemonType']} last beat {now - last:.0f} s ago")
+        sensor = data.get("sensorOrError") or {}
+        state = sensor.get("sensorState") or {}
+        ticks = state.get("ticks") or []
+        if state.get("status") == "RUNNING" and ticks and now - ticks[0]["timestamp"] > SENSOR_TICK_STALE_SECONDS:
+            problems.insert(0, f"the chain sensor last ticked {now - ticks[0]['timestamp']:.0f} s ago")
+        daemon = None
+        if problems:
+            daemon = "the Dagster daemon is not running (" + "; ".join(problems[:3]) + "): queued runs will not start"
+        return {"dagster_webserver": None, "dagster_daemon": daemon}

@@ -30,7 +30,10 @@ def get_store_config() -> StoreConfig:
 @lru_cache
 def get_dagster() -> DagsterClient:
     s = get_settings()
-    return DagsterClient(s.dagster_host, s.dagster_port, s.dagster_location, s.dagster_timeout_seconds)
+    return DagsterClient(
+        s.dagster_host, s.dagster_port, s.dagster_location, s.dagster_timeout_seconds,
+        launch_retry_seconds=s.dagster_launch_retry_seconds,
+    )
 
 
 # Async providers: FastAPI runs sync dependencies in a thread pool, a hop per request that

@@ -127,3 +127,34 @@ class ErrorPublic(BaseModel):
     detail: str
     error_code: str
     timestamp: str
+
+
+# --- error responses, as each operation declares them in the OpenAPI document ---------------------
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: `VALIDATION_ERROR` naming the field (never FastAPI's 422)",
+    401: "Missing or invalid bearer token (`UNAUTHORIZED`; only when JWT_SECRET or JWT_PUBLIC_KEY is set)",
+    404: "Not found, or another project's (`NOT_FOUND`)",
+    409: "Conflict with the resource's current state (`CONFLICT`)",
+    413: "Request body over MAX_BODY_BYTES (`PAYLOAD_TOO_LARGE`; default 2 MiB)",
+    429: "Too many requests (`RATE_LIMITED`); Retry-After says when to try again",
+    500: "Internal error (`INTERNAL_ERROR`; no stack trace, it goes to the bridge's log)",
+    502: "The LLM provider failed or answered unusably (`LLM_ERROR`)",
+    503: "A service the operation needs is unavailable (`SERVICE_UNAVAILABLE`)",
+}
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+
+
+def error_responses(*codes: int, notes: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for error answers in the spec's shape (ErrorPublic); `notes` give an
+    operation's own reason for a code (appended to the generic description)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        description = ERROR_DESCRIPTIONS[code]
+        if notes and code in notes:
+            description = f"{description}: {notes[code]}"
+        out[code] = {"model": ErrorPublic, "description": description}
+        if code == 429:
+            out[code]["headers"] = RETRY_AFTER
+    return out

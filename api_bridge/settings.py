@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     dagster_port: int = Field(3000, alias="DAGSTER_PORT")
     dagster_location: str = Field("videogen_dagster", alias="DAGSTER_LOCATION")
     dagster_timeout_seconds: float = Field(10.0, alias="DAGSTER_TIMEOUT_SECONDS")
+    # A launch that fails for a transient reason (webserver still loading the code location,
+    # a dropped connection) is retried for this long before the task fails (0: no retry).
+    dagster_launch_retry_seconds: float = Field(30.0, alias="DAGSTER_LAUNCH_RETRY_SECONDS")
     # Local state shared with the pipeline (metadata store, objects): same default as the code location.
     var_dir: Path = Field(Path("var"), alias="VIDEOGEN_VAR_DIR")
     jwt_secret: str | None = Field(None, alias="JWT_SECRET")
@@ -26,6 +29,9 @@ class Settings(BaseSettings):
     convex_url: str | None = Field(None, alias="CONVEX_DEPLOYMENT_URL")
     convex_deploy_key: str | None = Field(None, alias="CONVEX_DEPLOY_KEY")
     scene_concurrency: int = Field(3, alias="SCENE_CONCURRENCY")
+    # Largest request body accepted (413 past it): a batch of 100 requests or 100 kB of scene
+    # code fit with room to spare.
+    max_body_bytes: int = Field(2 * 1024 * 1024, alias="MAX_BODY_BYTES", ge=1)
 
     @property
     def dagster_url(self) -> str:

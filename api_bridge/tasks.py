@@ -45,21 +45,13 @@ def estimated_completion(task: dict, minutes: float) -> str | None:
 
 
 RUNS_MAX_AGE = 3.0
+HEALTH_MAX_AGE = 5.0
 
 
-async def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> dict:
-    """Dagster decides failure and cancellation: a failed or cancelled run ends the task so.
-
-    Run status is cached for a few seconds; only a stale cache costs a GraphQL call, made off
-    the event loop, so polling clients are answered from SQLite in well under a millisecond."""
+def apply_runs(meta: SqliteMetadataStore, task: dict, runs: list[RunInfo]) -> dict:
+    """Dagster decides failure and cancellation: a failed or cancelled run ends the task so."""
     if task["status"] in TERMINAL:
         return task
-    runs = dagster.cached_task_runs(task["task_id"], RUNS_MAX_AGE)
-    if runs is None:
-        try:
-            runs = await run_in_threadpool(dagster.task_runs, task["task_id"], RUNS_MAX_AGE)
-        except DagsterUnavailable:
-            return task  # the stored state is still the best answer
     # Only the newest run of each step counts: a retry's run supersedes the one that failed.
     latest: dict[tuple[str, str | None], RunInfo] = {}
     for r in runs:  # newest first, as Dagster lists them
@@ -78,3 +70,39 @@ async def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dic
     else:
         return task
     return meta.get_task(task["task_id"]) or task
+
+
+def reconcile_now(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> dict:
+    """`apply_runs` with the task's runs asked of Dagster now (blocking; for sync routes)."""
+    if task["status"] in TERMINAL:
+        return task
+    try:
+        return apply_runs(meta, task, dagster.task_runs(task["task_id"]))
+    except DagsterUnavailable:
+        return task
+
+
+async def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> tuple[dict, str | None]:
+    """The task brought up to date with Dagster's run status, and, while it is unfinished, what
+    keeps the pipeline behind it from moving (None when nothing: webserver and daemon are up).
+
+    Run status and health are cached for a few seconds; only a stale cache costs a GraphQL call,
+    made off the event loop, so polling clients are answered from SQLite in well under a
+    millisecond."""
+    if task["status"] in TERMINAL:
+        return task, None
+    problem = None
+    runs = dagster.cached_task_runs(task["task_id"], RUNS_MAX_AGE)
+    if runs is None:
+        try:
+            runs = await run_in_threadpool(dagster.task_runs, task["task_id"], RUNS_MAX_AGE)
+        except DagsterUnavailable as exc:
+            runs, problem = None, str(exc)
+    if runs is not None:
+        task = apply_runs(meta, task, runs)
+    if task["status"] not in TERMINAL and problem is None:
+        health = dagster.cached_health(HEALTH_MAX_AGE)
+        if health is None:
+            health = await run_in_threadpool(dagster.health, HEALTH_MAX_AGE)
+        problem = next((v for v in health.values() if v), None)
+    return task, problem

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from videogen_dagster.models import GenerateRequest, format_validation_error
 from videogen_dagster.objectstore import move
-from videogen_dagster.pipeline import build_result
+from videogen_dagster.pipeline import task_result
 
 INCOMING, RUNNING, DONE, FAILED = "batches/incoming/", "batches/running/", "batches/done/", "batches/failed/"
 MAX_ENTRIES = 500
@@ -153,7 +153,7 @@ def finish_batch_if_done(meta, stores, b: dict) -> dict | None:
     if any(t is None or t["status"] not in ("completed", "failed", "cancelled") for t in tasks.values()):
         return None
     results = {
-        tid: build_result(meta, stores, t["video_key"], tid) for tid, t in tasks.items() if t["status"] == "completed"
+        tid: task_result(meta, stores, t) for tid, t in tasks.items() if t["status"] == "completed"
     }
     report = summary(b["batch_id"], b["name"], b["entries"], tasks, results)
     if b["source"] == "file":

@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"videogen: invalid request: {format_validation_error(exc)}", file=sys.stderr)
         return 2
+    from videogen_dagster.metastore import VideoBusy
     from videogen_dagster.objectstore import ObjectStoreError
 
     try:
@@ -194,18 +195,21 @@ def main(argv: list[str] | None = None) -> int:
     except ObjectStoreError as exc:
         print(f"videogen: object store: {exc}", file=sys.stderr)
         return 2
+    except VideoBusy as exc:
+        print(f"videogen: {exc}", file=sys.stderr)
+        return 3
     return _report(task, args.json)
 
 
 def _report(task: dict, as_json: bool) -> int:
     from videogen_dagster.definitions import defs
-    from videogen_dagster.pipeline import build_result
+    from videogen_dagster.pipeline import task_result
 
     meta = defs.resources["metadata"].get_store()
     video = meta.get_video(task["video_key"]) or {}
     # The result is built now, so a failed task still lists what succeeded (and its URLs).
     result = (
-        build_result(meta, defs.resources["storage"].store_config(), task["video_key"], task["task_id"])
+        task_result(meta, defs.resources["storage"].store_config(), task)
         if video.get("plan") else None
     )
     if result is not None:

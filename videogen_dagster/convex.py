@@ -297,6 +297,8 @@ class MirroredMetadataStore(SqliteMetadataStore):
 
     def create_task(self, task_id, *args, **kwargs) -> dict:
         task = super().create_task(task_id, *args, **kwargs)
+        if kwargs.get("request") is not None:
+            self._mirror_video(task["video_key"])
         self._mirror_task(task_id)
         return task
 

@@ -119,6 +119,23 @@ TASK_FIELDS = {
 }
 
 
+FINISHED = ("completed", "cancelled", "failed")
+ACTIVE = ("queued", "progress")
+FINISHED_SQL = ", ".join(f"'{x}'" for x in FINISHED)
+
+
+class VideoBusy(RuntimeError):
+    """The video has a generation or an edit of the same scene still running."""
+
+    def __init__(self, video_key: str, task: dict):
+        self.video_key, self.task = video_key, task
+        what = "generated" if task["kind"] == "generate" else f"edited ({task.get('scene_id')})"
+        super().__init__(
+            f"video {video_key} is still being {what} by task {task['task_id']} ({task['status']}); "
+            "wait for it to finish or cancel it"
+        )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -355,9 +372,34 @@ class SqliteMetadataStore:
     def create_task(
         self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
         total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
+        exclusive: bool = False, request: dict | None = None,
     ) -> dict:
+        """Create a task (a repeat of the same task id is a no-op).
+
+        `exclusive`: in the same transaction, refuse (VideoBusy) while another task works on the
+        video — any generation; for an edit, also an edit of the same scene — so two requests
+        that arrive together cannot both pass a check and then both start. `request` (a
+        generation's) is stored on the video in that transaction too."""
         now = now_iso()
         with self._tx() as db:
+            if exclusive:
+                rows = db.execute(
+                    f"""SELECT * FROM tasks WHERE video_key = ? AND task_id != ?
+                        AND status IN ({", ".join(f"'{x}'" for x in ACTIVE)}) ORDER BY created_at""",
+                    (video_key, task_id),
+                ).fetchall()
+                for row in rows:
+                    other = dict(row)
+                    if kind == "generate" or other["kind"] == "generate" or other["scene_id"] == scene_id:
+                        raise VideoBusy(video_key, other)
+            if request is not None:
+                db.execute(
+                    """INSERT INTO videos (video_key, project_id, session_id, request, created_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (video_key) DO UPDATE SET request = excluded.request,
+                         updated_at = excluded.updated_at""",
+                    (video_key, project_id, session_id, json.dumps(request), now, now),
+                )
             db.execute(
                 """INSERT INTO tasks (task_id, kind, project_id, session_id, scene_id, video_key,
                      status, message, total_steps, quality, created_at, updated_at)
@@ -370,21 +412,43 @@ class SqliteMetadataStore:
         assert task is not None
         return task
 
+    def active_tasks(self, video_key: str) -> list[dict]:
+        """The video's queued or running tasks, oldest first."""
+        rows = self._conn().execute(
+            f"""SELECT * FROM tasks WHERE video_key = ? AND status IN ({", ".join(f"'{x}'" for x in ACTIVE)})
+                ORDER BY created_at""",
+            (video_key,),
+        ).fetchall()
+        return [_decode(r, ("result",)) for r in rows]
+
     def update_task(self, task_id: str, **fields: Any) -> None:
+        """Progress only moves forward: a write with a lower `progress` than the task's (a scene
+        run that finished after a later one) leaves progress, message and step as they are."""
         unknown = set(fields) - TASK_FIELDS
         if unknown:
             raise ValueError(f"unknown task fields: {sorted(unknown)}")
         if "result" in fields and fields["result"] is not None:
             fields["result"] = json.dumps(fields["result"])
         fields["updated_at"] = now_iso()
-        cols = ", ".join(f"{k} = ?" for k in fields)
+        sets, values = [], []
+        progress = fields.pop("progress", None)
+        if progress is not None:
+            for col in ("message", "current_step", "total_steps"):
+                if col in fields:
+                    sets.append(f"{col} = CASE WHEN ? >= progress THEN ? ELSE {col} END")
+                    values += [progress, fields.pop(col)]
+            sets.append("progress = MAX(progress, ?)")
+            values.append(progress)
+        for col, value in fields.items():
+            sets.append(f"{col} = ?")
+            values.append(value)
         with self._tx() as db:
             # A finished task stays finished: late writes from a straggling run do not reopen it.
             db.execute(
-                f"UPDATE tasks SET {cols} WHERE task_id = ? AND status NOT IN ('completed', 'cancelled', 'failed')"
-                if fields.get("status") not in ("completed", "cancelled", "failed")
-                else f"UPDATE tasks SET {cols} WHERE task_id = ? AND status != 'cancelled'",
-                (*fields.values(), task_id),
+                f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND status NOT IN ({FINISHED_SQL})"
+                if fields.get("status") not in FINISHED
+                else f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND status != 'cancelled'",
+                (*values, task_id),
             )
 
     def start_task(self, task_id: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from videogen_dagster import media
 from videogen_dagster.codegen import GeneratedScene, generate_scene_code
 from videogen_dagster.metastore import SqliteMetadataStore, now_iso
-from videogen_dagster.models import GenerateRequest, scene_id, split_video_key
+from videogen_dagster.models import GenerateRequest, parse_scene_id, scene_id, split_video_key
 from videogen_dagster.models import video_key as make_video_key
 from videogen_dagster.objectstore import (
     ObjectStore,
@@ -113,11 +113,16 @@ def _visual_fix(svc, agents, plan, generated, result, work, request, errors, rou
 def register_request(meta: SqliteMetadataStore, request: GenerateRequest, task_id: str, message: str = "Task queued") -> dict:
     """Record a video's request and its generate task (idempotent for the same task id)."""
     assert request.session_id, "call with_session() first"
-    meta.register_video(request.video_key, request.project_id, request.session_id, request.to_stored())
+    # One transaction: refuses (VideoBusy) while the video is being generated or edited, else
+    # stores the request and the task. A video that exists gets new versions beside its old ones.
     return meta.create_task(
         task_id, "generate", request.project_id, request.session_id, request.video_key,
         total_steps(request.scene_count), request.render_config.quality, message=message,
+        exclusive=True, request=request.to_stored(),
     )
+
+
+EDIT_STEPS = 4  # render the edit, store it, re-join, manifest
 
 
 def total_steps(scene_count: int) -> int:
@@ -329,11 +334,19 @@ def run_scene(
     total = total_steps(plan.scene_count)
     if task_id:
         svc.meta.start_task(task_id)
-        _progress(
-            svc.meta, task_id, 1 + _count_done(svc.meta, video_key, plan), total,
-            message=f"Rendering scene {scene_number} of {plan.scene_count}...",
-            current_step=f"render_scene_{scene_number}",
-        )
+        if edit and before:
+            _progress(
+                svc.meta, task_id, 1, EDIT_STEPS,
+                message=f"Editing scene {scene_number} (version {before['version']}): rendering...",
+                current_step="render_edit",
+            )
+        else:
+            done = _count_done(svc.meta, video_key, plan)
+            _progress(
+                svc.meta, task_id, 1 + done, total,
+                message=f"Rendering scenes: {done} of {plan.scene_count} done (scene {scene_number} started)",
+                current_step=f"render_scene_{scene_number}",
+            )
     svc.meta.set_scene_status(video_key, scene_number, sid, scene_plan.title, "rendering")
     work = Path(tempfile.mkdtemp(prefix=f"{video_key}-scene{scene_number:02d}-", dir=_ensure(svc.workdir)))
     errors: list[str] = []
@@ -433,11 +446,18 @@ def run_scene(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _progress(
-        svc.meta, task_id, 1 + _count_done(svc.meta, video_key, plan), total,
-        message=f"Rendered scene {scene_number} of {plan.scene_count}",
-        current_step=f"render_scene_{scene_number}",
-    )
+    if edit:
+        _progress(
+            svc.meta, task_id, 2, EDIT_STEPS,
+            message=f"Scene {scene_number} edited: version {outcome.version}", current_step="edited",
+        )
+    else:
+        done = _count_done(svc.meta, video_key, plan)
+        _progress(
+            svc.meta, task_id, 1 + done, total,
+            message=f"Rendering scenes: {done} of {plan.scene_count} done (scene {scene_number} finished)",
+            current_step=f"render_scene_{scene_number}",
+        )
     return outcome
 
 
@@ -553,8 +573,16 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
             f"video {video_key!r} cannot be joined: scene(s) {missing} of {plan.scene_count} "
             "are not rendered (the plan names exactly which scenes must exist)"
         )
+    task = svc.meta.get_task(task_id) if task_id else None
+    editing = bool(task and task["kind"] == "edit")
+    if editing:
+        total = EDIT_STEPS
+        edited = (task or {}).get("scene_id") or "the scene"
     if task_id:
-        _progress(svc.meta, task_id, total - 2, total, message="Combining scenes...", current_step="combine")
+        _progress(
+            svc.meta, task_id, total - 2, total, current_step="combine",
+            message=f"Re-joining the video with the edited {edited}..." if editing else "Combining scenes...",
+        )
     request = load_request(svc.meta, video_key)
     store, prefix = svc.store_for(request)
     work = Path(tempfile.mkdtemp(prefix="combine-", dir=_ensure(svc.workdir)))
@@ -597,11 +625,18 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
         combined["manifest"] = man.as_dict()
         svc.meta.save_combined(video_key, version, combined, info.duration)
         svc.meta.set_join_token(video_key, scenes_token(scenes, plan.scene_count) or "")
-        result = build_result(svc.meta, svc.stores, video_key, task_id)
+        record = snapshot_result(svc.meta, video_key, task_id)
+        result = render_result(record, svc.stores)
         if task_id:
+            if editing:
+                n = parse_scene_id(str(edited))[1]
+                v = scenes[n]["version"] if n in scenes else "?"
+                done_message = f"Edit completed: scene {n} is at version {v}; video re-joined (version {version})"
+            else:
+                done_message = "Video generation completed"
             svc.meta.update_task(
-                task_id, status="completed", progress=100, message="Video generation completed",
-                current_step="completed", result=result, completed_at=now_iso(), total_steps=total,
+                task_id, status="completed", progress=100, message=done_message,
+                current_step="completed", result=record, completed_at=record["completed_at"], total_steps=total,
             )
         return CombineOutcome(version, vid, srt, vtt, man, info, method, result)
     except Exception as exc:
@@ -651,31 +686,33 @@ def _version_extra(meta: SqliteMetadataStore, plan: VideoPlan, n: int, version: 
     return {}
 
 
-def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None) -> dict:
-    """The spec's task result for a video, with URLs made now (presigned URLs are never stored)."""
+URL_FIELDS = {"video": "s3_video_url", "source": "s3_source_url", "thumbnail": "s3_thumbnail_url",
+              "subtitles": "s3_subtitles_url"}
+RECORD_VERSION = 1
+
+
+def snapshot_result(meta: SqliteMetadataStore, video_key: str, task_id: str | None = None) -> dict:
+    """What the video is made of now, as a fixed record: versions, titles, durations and object
+    keys (no URLs: presigned URLs expire). A finished task keeps the record of what it made, so a
+    later re-generation or edit of the same video never changes an earlier task's result."""
     project_id, session_id = split_video_key(video_key)
     video = meta.get_video(video_key) or {}
-    store = stores.store_for((video.get("request") or {}).get("s3_config"))
     plan = VideoPlan.model_validate(video["plan"]) if video.get("plan") else None
     count = plan.scene_count if plan else 0
     by_number = {s["scene_number"]: s for s in meta.list_scenes(video_key)}
     scenes = []
     for n in range(1, count + 1):
-        s = by_number.get(n)
-        assets = (s or {}).get("assets") or {}
-        urls = {kind: store.url(a["key"]) for kind, a in assets.items()}
+        s = by_number.get(n) or {}
+        assets = s.get("assets") or {}
         scenes.append({
             "scene_id": scene_id(session_id, n),
             "scene_number": n,
-            "title": (s or {}).get("title") or plan.scene(n).title,
-            "duration": (s or {}).get("duration"),
-            "status": (s or {}).get("status", "queued"),
-            "s3_video_url": urls.get("video"),
-            "s3_source_url": urls.get("source"),
-            "s3_thumbnail_url": urls.get("thumbnail"),
-            "s3_subtitles_url": urls.get("subtitles"),
-            "version": (s or {}).get("version", 0),
-            "error": (s or {}).get("error"),
+            "title": s.get("title") or plan.scene(n).title,
+            "duration": s.get("duration"),
+            "status": s.get("status", "queued"),
+            "objects": {kind: a["key"] for kind, a in assets.items() if kind in URL_FIELDS},
+            "version": s.get("version", 0),
+            "error": s.get("error"),
             "edit_history": [
                 {k: e[k] for k in ("from_version", "to_version", "edit_prompt", "model", "applied", "task_id", "created_at")}
                 for e in meta.edit_history(video_key, n)
@@ -684,25 +721,61 @@ def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str,
     combined = video.get("combined") or {}
     task = meta.get_task(task_id) if task_id else None
     started = (task or {}).get("started_at") or (task or {}).get("created_at")
-    completed_at = (task or {}).get("completed_at") or video.get("updated_at") or now_iso()
+    completed_at = (task or {}).get("completed_at") or now_iso()
     gen_time = None
     if started:
         gen_time = round((_parse(completed_at) - _parse(started)).total_seconds(), 1)
+    all_done = bool(combined) and all(s["status"] == "completed" for s in scenes)
     return {
+        "record_version": RECORD_VERSION,
+        "s3_config": (video.get("request") or {}).get("s3_config"),
         "project_id": project_id,
         "session_id": session_id,
-        "status": "completed" if combined and all(s["status"] == "completed" for s in scenes) else video.get("status", "queued"),
+        "status": "completed" if all_done else video.get("status", "queued"),
         "scene_count": count,
         "scenes": scenes,
         "total_duration": round(video.get("total_duration") or sum(s["duration"] or 0 for s in scenes), 3),
-        "s3_combined_video_url": store.url(combined["video"]["key"]) if combined else None,
-        "s3_subtitles_url": store.url(combined["subtitles_srt"]["key"]) if combined else None,
-        "s3_manifest_url": store.url(combined["manifest"]["key"]) if combined.get("manifest") else None,
+        "combined_objects": {
+            k: combined[k]["key"] for k in ("video", "subtitles_srt", "manifest") if combined.get(k)
+        },
         "combined_version": combined.get("version"),
+        "plan_version": video.get("plan_version"),
         "llm_usage": video.get("llm_usage"),
         "generation_time_seconds": gen_time,
         "completed_at": completed_at,
     }
+
+
+def render_result(record: dict, stores: StoreConfig) -> dict:
+    """The spec's task result from a record, with URLs made now."""
+    store = stores.store_for(record.get("s3_config"))
+    out = {k: v for k, v in record.items() if k not in ("record_version", "s3_config", "combined_objects")}
+    out["scenes"] = []
+    for s in record["scenes"]:
+        scene = {k: v for k, v in s.items() if k != "objects"}
+        for kind, field_name in URL_FIELDS.items():
+            key = s["objects"].get(kind)
+            scene[field_name] = store.url(key) if key else None
+        out["scenes"].append(scene)
+    objs = record.get("combined_objects") or {}
+    for kind, field_name in (("video", "s3_combined_video_url"), ("subtitles_srt", "s3_subtitles_url"),
+                             ("manifest", "s3_manifest_url")):
+        out[field_name] = store.url(objs[kind]) if objs.get(kind) else None
+    return out
+
+
+def build_result(meta: SqliteMetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None) -> dict:
+    """The spec's task result for the video as it is now (URLs made now, never stored)."""
+    return render_result(snapshot_result(meta, video_key, task_id), stores)
+
+
+def task_result(meta: SqliteMetadataStore, stores: StoreConfig, task: dict) -> dict:
+    """A finished task's result: the record it stored when it finished (what *it* made), or, for
+    a task stored before records existed, the video as it is now."""
+    record = task.get("result")
+    if isinstance(record, dict) and record.get("record_version"):
+        return render_result(record, stores)
+    return build_result(meta, stores, task["video_key"], task["task_id"])
 
 
 def _parse(ts: str) -> datetime:

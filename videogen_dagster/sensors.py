@@ -13,7 +13,7 @@ import dagster as dg
 
 from videogen_dagster import batches
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.metastore import SqliteMetadataStore, VideoBusy
 from videogen_dagster.models import slot_key
 from videogen_dagster.objectstore import move
 from videogen_dagster.partitions import videos_partitions
@@ -208,7 +208,11 @@ def _batch_requests(meta, batch, name: str) -> tuple[list[dg.RunRequest], list[s
         entries.append({"line": e.line, "task_id": e.task_id, "error": e.error})
         if e.request is None:
             continue
-        register_request(meta, e.request, e.task_id, message=f"Queued by batch {name}")
+        try:
+            register_request(meta, e.request, e.task_id, message=f"Queued by batch {name}")
+        except VideoBusy as exc:
+            entries[-1]["error"] = str(exc)
+            continue
         partitions.append(e.request.video_key)
         requests.append(dg.RunRequest(
             run_key=f"batch:{batch.batch_id}:{e.line}",

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api_bridge.auth import CurrentPrincipal, Principal
-from api_bridge.dagster_client import DagsterUnavailable
+from api_bridge.dagster_client import DagsterRejected, DagsterUnavailable
 from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
 from api_bridge.schemas import (
@@ -16,15 +16,22 @@ from api_bridge.schemas import (
     CancelPublic,
     EditAccepted,
     EditSceneRequest,
-    ErrorPublic,
     GenerateAccepted,
     HealthPublic,
     RetryAccepted,
     TaskResultPublic,
     TaskStatusPublic,
+    error_responses,
 )
-from api_bridge.tasks import TERMINAL, estimate_minutes, estimated_completion, reconcile
+from api_bridge.tasks import (
+    TERMINAL,
+    estimate_minutes,
+    estimated_completion,
+    reconcile,
+    reconcile_now,
+)
 from videogen_dagster import batches
+from videogen_dagster.metastore import VideoBusy
 from videogen_dagster.models import (
     GenerateRequest,
     new_task_id,
@@ -32,7 +39,13 @@ from videogen_dagster.models import (
     slot_key,
     video_key,
 )
-from videogen_dagster.pipeline import build_result, register_request, scenes_to_retry
+from videogen_dagster.pipeline import (
+    EDIT_STEPS,
+    build_result,
+    register_request,
+    scenes_to_retry,
+    task_result,
+)
 from videogen_dagster.tags import (
     BATCH_PRIORITY,
     BATCH_TAG,
@@ -47,8 +60,7 @@ from videogen_dagster.tags import (
 router = APIRouter(
     prefix="/api/v1/video-generation",
     tags=["video-generation"],
-    responses={400: {"model": ErrorPublic}, 401: {"model": ErrorPublic}, 404: {"model": ErrorPublic},
-               500: {"model": ErrorPublic}},
+    responses=error_responses(500),
 )
 
 
@@ -61,26 +73,48 @@ def _task_for(meta, principal: Principal, task_id: str) -> dict:
 
 
 def _launch_failed(meta, task_id: str, exc: Exception) -> ApiError:
+    """The task fails with the reason; the client gets one sentence: 503 when Dagster is
+    unavailable (retried for a while already), 500 when it refused the launch outright."""
     meta.update_task(task_id, status="failed", error=str(exc), message="Could not start the pipeline")
+    if isinstance(exc, DagsterRejected):
+        return ApiError(500, f"the pipeline refused the task: {exc}", "INTERNAL_ERROR")
     return ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE")
 
 
-@router.post("/generate", status_code=202, response_model=GenerateAccepted)
+def _create_exclusive(meta, dagster, create) -> dict:
+    """`create()` a task that must be alone on its video; 409 while another task works on it.
+    A blocking task whose runs already ended (nobody has polled it since) is settled with
+    Dagster first, so a dead task never blocks a video."""
+    try:
+        return create()
+    except VideoBusy as exc:
+        settled = reconcile_now(meta, dagster, exc.task)
+        if settled["status"] not in TERMINAL:
+            raise ApiError(409, str(exc), "CONFLICT") from exc
+    try:
+        return create()
+    except VideoBusy as exc:
+        raise ApiError(409, str(exc), "CONFLICT") from exc
+
+
+@router.post("/generate", status_code=202, response_model=GenerateAccepted, responses=error_responses(
+    400, 401, 404, 409, 413, 503, notes={
+        404: "the token does not cover project_id", 409: "this video is being generated or edited",
+        503: "Dagster could not start the run (the task is recorded as failed)"}))
 def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
     """Plan, render and join a video; answers at once with a task to poll."""
     if not principal.may_use(body.project_id):
         raise ApiError(404, f"project {body.project_id!r} not found")
     request = body.with_session()
     key = request.video_key
-    existing = meta.get_video(key)
-    if existing and existing["status"] == "progress":
-        raise ApiError(409, f"video {key} is already being generated", "CONFLICT")
     task_id = new_task_id()
-    task = register_request(meta, request, task_id, message="Video generation queued")
+    task = _create_exclusive(
+        meta, dagster, lambda: register_request(meta, request, task_id, message="Video generation queued")
+    )
     try:
         dagster.add_video_partition(key)
         dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
-    except DagsterUnavailable as exc:
+    except (DagsterUnavailable, DagsterRejected) as exc:
         raise _launch_failed(meta, task_id, exc) from exc
     return GenerateAccepted(
         task_id=task_id, project_id=request.project_id, session_id=request.session_id or "",
@@ -95,7 +129,10 @@ def _task_ended(meta, task_id: str | None) -> bool:
     return bool(task and task["status"] in ("completed", "failed"))
 
 
-@router.post("/edit-scene", status_code=202, response_model=EditAccepted)
+@router.post("/edit-scene", status_code=202, response_model=EditAccepted, responses=error_responses(
+    400, 401, 404, 409, 413, 503, notes={
+        404: "unknown scene, or another project's", 409: "a run of this scene is queued or running",
+        503: "Dagster is unreachable or could not start the run"}))
 def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
     """Re-render one scene following an edit prompt, then re-join its video."""
     session_id, number = parse_scene_id(body.scene_id)
@@ -118,10 +155,10 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     video = meta.get_video(key) or {}
     quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
     task_id = new_task_id()
-    task = meta.create_task(
-        task_id, "edit", body.project_id, session_id, key, 4, quality, scene_id=body.scene_id,
-        message="Scene edit queued",
-    )
+    task = _create_exclusive(meta, dagster, lambda: meta.create_task(
+        task_id, "edit", body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
+        message=f"Edit of scene {number} queued", exclusive=True,
+    ))
     tags = {
         "dagster/partition": f"{slot_key(number)}|{key}",
         "dagster/partition/scene": slot_key(number),
@@ -137,7 +174,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     }}}}
     try:
         dagster.launch(SCENE_JOB, tags, run_config)
-    except DagsterUnavailable as exc:
+    except (DagsterUnavailable, DagsterRejected) as exc:
         raise _launch_failed(meta, task_id, exc) from exc
     return EditAccepted(
         task_id=task_id, scene_id=body.scene_id, project_id=body.project_id, status="queued",
@@ -147,17 +184,19 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     )
 
 
-@router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic)
+@router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic, responses=error_responses(401, 404))
 async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
     """Status, progress (0-100), message and current step of a task."""
-    task = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
-    result = task.get("result") if task["status"] == "completed" else None
-    if result:
-        result = build_result(meta, store, task["video_key"], task_id)
+    task, problem = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    result = task_result(meta, store, task) if task["status"] == "completed" else None
+    message = task["message"]
+    if problem:
+        # Say why nothing moves, and promise no completion time while it does not.
+        message = f"{message} (waiting: {problem})"
     return TaskStatusPublic(
-        task_id=task_id, status=task["status"], progress=task["progress"], message=task["message"],
+        task_id=task_id, status=task["status"], progress=task["progress"], message=message,
         current_step=task["current_step"], total_steps=task["total_steps"],
-        estimated_completion=estimated_completion(
+        estimated_completion=None if problem else estimated_completion(
             task, estimate_minutes(meta, settings, task.get("quality") or "medium", max(1, task["total_steps"] - 3))
         ),
         project_id=task["project_id"], session_id=task["session_id"], scene_id=task.get("scene_id"),
@@ -165,10 +204,10 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
     )
 
 
-@router.get("/tasks/{task_id}/result", response_model=TaskResultPublic)
+@router.get("/tasks/{task_id}/result", response_model=TaskResultPublic, responses=error_responses(401, 404))
 async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
-    task = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    task, problem = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
     if task["status"] == "failed" and (meta.get_video(task["video_key"]) or {}).get("plan"):
         # Partial success: which scenes succeeded (with their URLs) and which failed (with errors).
         partial = build_result(meta, store, task["video_key"], task_id)
@@ -180,15 +219,16 @@ async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta,
     if task["status"] != "completed":
         detail = {"failed": f"Task failed: {task.get('error')}", "cancelled": "Task was cancelled"}.get(
             task["status"], f"Task is not finished yet ({task['progress']}%): {task['message']}"
+            + (f" (waiting: {problem})" if problem else "")
         )
         return TaskResultPublic(task_id=task_id, status=task["status"], result=None, completed_at=None, message=detail)
     return TaskResultPublic(
-        task_id=task_id, status="completed", result=build_result(meta, store, task["video_key"], task_id),
+        task_id=task_id, status="completed", result=task_result(meta, store, task),
         completed_at=task.get("completed_at"),
     )
 
 
-@router.delete("/tasks/{task_id}", response_model=CancelPublic)
+@router.delete("/tasks/{task_id}", response_model=CancelPublic, responses=error_responses(401, 404, 503))
 def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Terminate every run of the task; finished scenes are kept."""
     task = _task_for(meta, principal, task_id)
@@ -201,7 +241,9 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
     return CancelPublic(task_id=task_id, message="Task cancellation requested", status="cancelled")
 
 
-@router.post("/tasks/{task_id}/retry", status_code=202, response_model=RetryAccepted)
+@router.post("/tasks/{task_id}/retry", status_code=202, response_model=RetryAccepted, responses=error_responses(
+    401, 404, 409, 503, notes={409: "only a failed task can be retried (a failed edit is sent again)",
+                               503: "Dagster could not start the run"}))
 def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Re-run only what failed of a failed task (its unfinished scenes, or the plan), then join."""
     task = _task_for(meta, principal, task_id)
@@ -223,14 +265,16 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
             })
         if video.get("plan") and not scenes:
             dagster.launch(COMBINE_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "combine"})
-    except DagsterUnavailable as exc:
+    except (DagsterUnavailable, DagsterRejected) as exc:
         raise _launch_failed(meta, task_id, exc) from exc
     dagster.forget(task_id)
     return RetryAccepted(task_id=task_id, status="progress", scenes=scenes,
                          message=f"Retrying scene(s) {scenes}" if scenes else "Retrying")
 
 
-@router.post("/batch", status_code=202, response_model=BatchAccepted)
+@router.post("/batch", status_code=202, response_model=BatchAccepted, responses=error_responses(
+    400, 401, 404, 413, 503, notes={404: "the token does not cover a request's project_id",
+                                    503: "Dagster could not start the runs (their tasks are recorded as failed)"}))
 def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Queue one video per request; batch runs queue behind single requests (see README)."""
     if not body:
@@ -241,11 +285,23 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
         if not principal.may_use(r.project_id):
             raise ApiError(404, f"project {r.project_id!r} not found")
     batch_id = "b" + new_task_id()[:15]
+    requests = [raw.with_session() for raw in body]
+    keys = [r.video_key for r in requests]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ApiError(409, f"the batch names video(s) {', '.join(twice)} more than once", "CONFLICT")
+    for k in keys:  # refuse the whole batch up front rather than half of it
+        busy = next((t for t in meta.active_tasks(k) if reconcile_now(meta, dagster, t)["status"] not in TERMINAL), None)
+        if busy:
+            raise ApiError(409, str(VideoBusy(k, busy)), "CONFLICT")
     entries, tasks = [], []
-    for i, raw in enumerate(body):
-        request = raw.with_session()
+    for i, request in enumerate(requests):
         task_id = f"{batch_id}-{i}"
-        register_request(meta, request, task_id, message=f"Queued by batch {batch_id}")
+        try:
+            register_request(meta, request, task_id, message=f"Queued by batch {batch_id}")
+        except VideoBusy as exc:  # lost a race with a request that arrived meanwhile
+            entries.append({"line": i, "task_id": None, "error": str(exc)})
+            continue
         entries.append({"line": i, "task_id": task_id, "error": None})
         tasks.append(BatchTask(index=i, task_id=task_id, project_id=request.project_id, session_id=request.session_id or ""))
     meta.create_batch(batch_id, "api", "api", entries)
@@ -258,14 +314,14 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
                 KIND_TAG: "plan", BATCH_TAG: batch_id, PRIORITY_TAG: BATCH_PRIORITY,
             })
             launched += 1
-    except DagsterUnavailable as exc:
-        for t in tasks[launched:]:
+    except (DagsterUnavailable, DagsterRejected) as exc:
+        for t in tasks[launched + 1:]:
             meta.update_task(t.task_id, status="failed", error=str(exc), message="Could not start the pipeline")
-        raise ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE") from exc
+        raise _launch_failed(meta, tasks[launched].task_id, exc) from exc
     return BatchAccepted(batch_id=batch_id, status="queued", message=f"{len(tasks)} videos queued", tasks=tasks)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchStatusPublic)
+@router.get("/batches/{batch_id}", response_model=BatchStatusPublic, responses=error_responses(401, 404))
 def get_batch(batch_id: str, principal: CurrentPrincipal, meta: Meta, store: Store):
     """Counts per status, and each entry's task."""
     batch = meta.get_batch(batch_id)
@@ -275,12 +331,13 @@ def get_batch(batch_id: str, principal: CurrentPrincipal, meta: Meta, store: Sto
     if batch["status"] == "running":
         batches.finish_batch_if_done(meta, store, batch)
         batch = meta.get_batch(batch_id) or batch
-    results = {tid: build_result(meta, store, t["video_key"], tid) for tid, t in tasks.items() if t and t["status"] == "completed"}
+    results = {tid: task_result(meta, store, t) for tid, t in tasks.items() if t and t["status"] == "completed"}
     report = batches.summary(batch_id, batch["name"], batch["entries"], {k: v for k, v in tasks.items() if v}, results)
     return BatchStatusPublic(batch_id=batch_id, status=batch["status"], counts=report["counts"], entries=report["entries"])
 
 
-@router.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+@router.get("/health", response_model=HealthPublic, responses={
+    503: {"model": HealthPublic, "description": "Unhealthy: the message names the failing part"}})
 def health(meta: Meta, dagster: Dagster, store: Store):
     """Checks the Dagster webserver and daemon, the object store and the metadata store."""
     checks = dagster.health()

@@ -56,10 +56,15 @@ class RecordingDagster:
         self.terminated += run_ids
         return run_ids
 
-    def health(self):
+    daemon_down = False
+
+    def health(self, max_age=0.0):
         if self.down:
             return {"dagster_webserver": "unreachable", "dagster_daemon": "unknown"}
-        return {"dagster_webserver": None, "dagster_daemon": None}
+        return {"dagster_webserver": None, "dagster_daemon": "the Dagster daemon is not running" if self.daemon_down else None}
+
+    def cached_health(self, max_age):
+        return None
 
 
 @pytest.fixture
@@ -178,6 +183,11 @@ def test_edit_scene_paths(env):
     assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1"
     assert tags["dagster/partition/scene"] == "02" and tags["dagster/partition/video"] == "p1.s1"
     assert config["ops"]["scene_assets"]["config"]["edit_prompt"] == "make it blue"
+    # While that edit is queued or running, another edit of the same scene is refused.
+    first = r.json()["task_id"]
+    r = client.post(f"{BASE}/edit-scene", json=payload)
+    assert r.status_code == 409 and first in r.json()["detail"]
+    meta.update_task(first, status="completed")
     dagster.active = [("r9", None)]
     r = client.post(f"{BASE}/edit-scene", json=payload)
     assert r.status_code == 409 and "version 1" in r.json()["detail"]
@@ -199,6 +209,45 @@ def test_health(env):
     dagster.down = True
     r = client.get(f"{BASE}/health")
     assert r.status_code == 503 and r.json()["status"] == "unhealthy" and "dagster_webserver" in r.json()["message"]
+
+
+def test_a_dead_daemon_makes_health_503_and_status_say_why(env):
+    client, meta, dagster, _ = env
+    task_id = _generate(client, session_id="s1").json()["task_id"]
+    dagster.daemon_down = True
+    r = client.get(f"{BASE}/health")
+    assert r.status_code == 503 and "dagster_daemon" in r.json()["message"]
+    s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+    assert s["status"] == "queued" and "waiting: the Dagster daemon is not running" in s["message"]
+    assert s["estimated_completion"] is None
+    dagster.daemon_down, dagster.down = False, True
+    s = client.get(f"{BASE}/tasks/{task_id}/status").json()
+    assert "waiting:" in s["message"] and "unreachable" in s["message"] and s["estimated_completion"] is None
+
+
+def test_a_video_being_generated_or_edited_refuses_another_generate(env):
+    client, meta, dagster, _ = env
+    first = _generate(client, session_id="s1")
+    assert first.status_code == 202
+    r = _generate(client, session_id="s1", content_prompt="Explain light")
+    assert r.status_code == 409 and r.json()["error_code"] == "CONFLICT"
+    assert first.json()["task_id"] in r.json()["detail"]
+    # The refused request changed nothing: the stored request is still the first one.
+    assert meta.get_video("p1.s1")["request"]["content_prompt"] == "Explain gravity"
+    # A batch naming the busy video, or one video twice, is refused whole.
+    r = client.post(f"{BASE}/batch", json=[{"project_id": "p1", "content_prompt": "x", "session_id": "s1"}])
+    assert r.status_code == 409
+    r = client.post(f"{BASE}/batch", json=[{"project_id": "p1", "content_prompt": "x", "session_id": "b1"}] * 2)
+    assert r.status_code == 409 and "more than once" in r.json()["detail"]
+    # A blocking task whose run failed unnoticed is settled with Dagster, and blocks nothing.
+    dagster.runs[first.json()["task_id"]] = [RunInfo("r1", "plan_job", "FAILURE", "p1.s1")]
+    second = _generate(client, session_id="s1", content_prompt="Explain light")
+    assert second.status_code == 202
+    assert meta.get_task(first.json()["task_id"])["status"] == "failed"
+    # An edit of the video while it is generated: 409 too.
+    meta.record_scene_version("p1.s1", 1, "s1_scene_1", "T", 1, {}, 3.0, 1.0, "preview", None, None)
+    r = client.post(f"{BASE}/edit-scene", json={"scene_id": "s1_scene_1", "project_id": "p1", "edit_prompt": "blue"})
+    assert r.status_code == 409 and second.json()["task_id"] in r.json()["detail"]
 
 
 def test_internal_errors_have_no_stack_trace(env):

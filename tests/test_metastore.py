@@ -1,0 +1,58 @@
+"""The metadata store's task rules: progress only forward, one task at a time per video."""
+
+import threading
+
+import pytest
+
+from videogen_dagster.metastore import SqliteMetadataStore, VideoBusy
+
+
+@pytest.fixture
+def meta(tmp_path):
+    return SqliteMetadataStore(tmp_path / "m.sqlite")
+
+
+def test_progress_and_its_message_only_move_forward(meta):
+    meta.create_task("t", "generate", "p", "s", "p.s", 6, "preview")
+    meta.update_task("t", progress=50, message="Rendering scenes: 2 of 3 done", current_step="render_scene_3")
+    meta.update_task("t", progress=33, message="Rendering scenes: 1 of 3 done", current_step="render_scene_1")
+    task = meta.get_task("t")
+    assert (task["progress"], task["message"], task["current_step"]) == (50, "Rendering scenes: 2 of 3 done", "render_scene_3")
+    meta.update_task("t", progress=50, message="Rendering scenes: 2 of 3 done (scene 1 finished)")
+    assert meta.get_task("t")["message"].endswith("(scene 1 finished)")
+    meta.update_task("t", status="failed", error="boom", message="Scene 2 failed")
+    assert meta.get_task("t")["message"] == "Scene 2 failed"  # a status change always says why
+
+
+def test_one_generation_per_video_even_when_requests_race(meta):
+    outcomes = []
+
+    def create(i):
+        try:
+            meta.create_task(f"t{i}", "generate", "p", "s", "p.s", 6, "preview", exclusive=True,
+                             request={"content_prompt": f"prompt {i}"})
+            outcomes.append(("ok", i))
+        except VideoBusy as exc:
+            outcomes.append(("busy", exc.task["task_id"]))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [i for kind, i in outcomes if kind == "ok"]
+    assert len(winners) == 1 and len(outcomes) == 12
+    # The stored request is the winner's: a refused request changed nothing.
+    assert meta.get_video("p.s")["request"]["content_prompt"] == f"prompt {winners[0]}"
+
+
+def test_edits_of_different_scenes_may_run_together_but_not_of_the_same_scene(meta):
+    meta.create_task("e1", "edit", "p", "s", "p.s", 4, "preview", scene_id="s_scene_1", exclusive=True)
+    meta.create_task("e2", "edit", "p", "s", "p.s", 4, "preview", scene_id="s_scene_2", exclusive=True)
+    with pytest.raises(VideoBusy, match="e1"):
+        meta.create_task("e3", "edit", "p", "s", "p.s", 4, "preview", scene_id="s_scene_1", exclusive=True)
+    with pytest.raises(VideoBusy):
+        meta.create_task("g", "generate", "p", "s", "p.s", 6, "preview", exclusive=True, request={})
+    meta.update_task("e1", status="completed")
+    meta.update_task("e2", status="failed", error="x")
+    meta.create_task("g", "generate", "p", "s", "p.s", 6, "preview", exclusive=True, request={})
