@@ -272,6 +272,23 @@ class DagsterClient:
             for r in data["runsOrError"].get("results", [])
         ]
 
+    def count_active_runs(self, tag: str, value: str) -> int:
+        """Queued or running runs carrying the tag (e.g. every render: videogen/kind=scene)."""
+        data = self.query(
+            """query($key: String!, $value: String!) {
+                 runsOrError(filter: {tags: [{key: $key, value: $value}],
+                                      statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
+                   ... on Runs { results { runId } } } }""",
+            {"key": tag, "value": value},
+        )
+        return len((data.get("runsOrError") or {}).get("results", []))
+
+    def run_status(self, run_id: str) -> str | None:
+        data = self.query(
+            """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }""", {"id": run_id}
+        )
+        return (data.get("runOrError") or {}).get("status")
+
     def terminate(self, run_ids: list[str]) -> list[str]:
         """Terminate runs; ones that cannot be terminated safely (still starting) are marked cancelled."""
         if not run_ids:

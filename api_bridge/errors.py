@@ -13,21 +13,30 @@ from videogen_dagster.metastore import now_iso
 
 log = logging.getLogger("api_bridge")
 
+# The spec names VALIDATION_ERROR; the others follow its style (the spec has no code for them).
 CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-         405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+         405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMITED",
+         500: "INTERNAL_ERROR", 502: "LLM_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, error_code: str | None = None):
-        self.status, self.detail = status, detail
+    """An error answer in the spec's shape; `headers` go with it (e.g. Retry-After on a 429)."""
+
+    def __init__(self, status: int, detail: str, error_code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        self.status, self.detail, self.headers = status, detail, headers
         self.error_code = error_code or CODES.get(status, "ERROR")
 
 
-def error_body(status: int, detail: str, code: str | None = None) -> JSONResponse:
+def error_body(status: int, detail: str, code: str | None = None,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse(
         status_code=status,
         content={"detail": detail, "error_code": code or CODES.get(status, "ERROR"), "timestamp": now_iso()},
-        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+        headers=extra or None,
     )
 
 
@@ -45,7 +54,7 @@ def _field_errors(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_body(exc.status, exc.detail, exc.error_code)
+        return error_body(exc.status, exc.detail, exc.error_code, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -53,7 +62,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_body(exc.status_code, str(exc.detail))
+        return error_body(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ def test_asset_keys_snapshot():
 
 def test_jobs_sensors_schedules_snapshot():
     jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
-    assert jobs == ["batch_from_topics_job", "combine_job", "plan_job", "scene_job"]
+    assert jobs == ["agent_render_job", "batch_from_topics_job", "combine_job", "plan_job", "scene_job"]
     assert sorted(s.name for s in defs.sensors or []) == ["batch_sensor", "convex_outbox_sensor", "video_chain_sensor"]
     assert sorted(s.name for s in defs.schedules or []) == ["nightly_batch_schedule"]
 

@@ -8,7 +8,13 @@ import dagster as dg
 from videogen_dagster.assets.plan import scene_plan
 from videogen_dagster.assets.scenes import scene_assets
 from videogen_dagster.assets.video import video_outputs
-from videogen_dagster.jobs import batch_from_topics_job, combine_job, plan_job, scene_job
+from videogen_dagster.jobs import (
+    agent_render_job,
+    batch_from_topics_job,
+    combine_job,
+    plan_job,
+    scene_job,
+)
 from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
@@ -45,7 +51,7 @@ def default_resources(base: Path | None = None) -> dict:
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[scene_plan, scene_assets, video_outputs],
-        jobs=[plan_job, scene_job, combine_job, batch_from_topics_job],
+        jobs=[plan_job, scene_job, combine_job, batch_from_topics_job, agent_render_job],
         sensors=[video_chain_sensor, convex_outbox_sensor, batch_sensor],
         # VIDEOGEN_BATCH_TOPICS: a topic list (e.g. a TheoremExplainBench file) for the nightly batch.
         schedules=[nightly_batch_schedule(

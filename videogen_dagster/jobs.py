@@ -7,9 +7,14 @@ from pathlib import Path
 import dagster as dg
 
 from videogen_dagster import batches
+from videogen_dagster.agent_render import RENDER_TIMEOUT, render_posted_code
+from videogen_dagster.models import RenderConfig
 from videogen_dagster.partitions import scene_partitions, videos_partitions
+from videogen_dagster.resources.metadata import MetadataStoreResource
+from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
 from videogen_dagster.tags import (
+    AGENT_RENDER_JOB,
     BATCH_JOB,
     COMBINE_JOB,
     KIND_TAG,
@@ -72,3 +77,36 @@ def write_topics_batch(context: dg.OpExecutionContext, config: TopicsBatchConfig
 @dg.job(name=BATCH_JOB, description="Write a batch of topics (e.g. TheoremExplainBench) for the batch sensor.")
 def batch_from_topics_job():
     write_topics_batch()
+
+
+class AgentRenderConfig(dg.Config):
+    """Posted Manim code to render (the REST bridge's /api/v1/video/agents/render)."""
+
+    request_id: str
+    code: str
+    class_name: str
+    render_config: dict = {}
+
+
+@dg.op
+def render_posted_code_op(
+    context: dg.OpExecutionContext, config: AgentRenderConfig, storage: ObjectStoreResource,
+    metadata: MetadataStoreResource, renderer: ManimRendererResource,
+) -> None:
+    """Renders posted code, checked and confined, and records the outcome for the bridge."""
+    outcome = render_posted_code(
+        metadata.get_store(), storage.store_config(), renderer.work_path() / "agents", config.request_id,
+        config.code, config.class_name, RenderConfig.model_validate(config.render_config or {"quality": "preview"}),
+        timeout=min(RENDER_TIMEOUT, renderer.timeout_seconds),
+    )
+    context.log.info(f"agent render {config.request_id}: {outcome.get('status')} {outcome.get('error') or ''}")
+
+
+@dg.job(
+    name=AGENT_RENDER_JOB,
+    # A render like a scene's: the same cap in dagster.yaml (videogen/kind=scene) covers both.
+    tags={KIND_TAG: "scene", MAX_RUNTIME_TAG: "600"},
+    description="Render Manim code posted to the REST bridge's agents/render endpoint.",
+)
+def agent_render_job():
+    render_posted_code_op()

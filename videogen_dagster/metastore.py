@@ -113,6 +113,19 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 
+AGENT_RENDERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS agent_renders (
+    request_id TEXT PRIMARY KEY,
+    project_id TEXT,
+    status TEXT NOT NULL,               -- queued | completed | failed
+    result TEXT,
+    error TEXT,
+    log TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+"""
+
 TASK_FIELDS = {
     "status", "progress", "message", "current_step", "total_steps", "result", "error",
     "started_at", "completed_at",
@@ -145,7 +158,7 @@ class SqliteMetadataStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA + EDITS_SCHEMA + BATCHES_SCHEMA)
+        self._conn().executescript(SCHEMA + EDITS_SCHEMA + BATCHES_SCHEMA + AGENT_RENDERS_SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -468,6 +481,32 @@ class SqliteMetadataStore:
                 (message, now_iso(), task_id),
             )
             return cur.rowcount == 1
+
+    # --- renders of the developers' agent endpoint ------------------------------------------------
+
+    def create_agent_render(self, request_id: str, project_id: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO agent_renders (request_id, project_id, status, created_at)
+                   VALUES (?, ?, 'queued', ?) ON CONFLICT (request_id) DO NOTHING""",
+                (request_id, project_id, now_iso()),
+            )
+
+    def finish_agent_render(self, request_id: str, status: str, result: dict | None = None,
+                            error: str | None = None, log: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO agent_renders (request_id, status, result, error, log, created_at, finished_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (request_id) DO UPDATE SET status = excluded.status,
+                     result = excluded.result, error = excluded.error, log = excluded.log,
+                     finished_at = excluded.finished_at""",
+                (request_id, status, json.dumps(result) if result else None, error, log, now_iso(), now_iso()),
+            )
+
+    def get_agent_render(self, request_id: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM agent_renders WHERE request_id = ?", (request_id,)).fetchone()
+        return _decode(row, ("result",)) if row else None
 
     # --- batches -----------------------------------------------------------------------------
 

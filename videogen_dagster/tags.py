@@ -10,6 +10,8 @@ KIND_TAG = "videogen/kind"
 PLAN_JOB = "plan_job"
 SCENE_JOB = "scene_job"
 COMBINE_JOB = "combine_job"
+AGENT_RENDER_JOB = "agent_render_job"  # the REST bridge's agents/render endpoint
+AGENT_RENDER_TAG = "videogen/agent_render"  # its request id
 
 # Runs of a batch: capped separately in dagster.yaml, and queued behind single requests
 # (Dagster's run queue takes higher `dagster/priority` first; batch runs get -1).

@@ -1,33 +1,38 @@
 """Low-level agent operations for developers: /api/v1/video/agents/...
 
-All four are synchronous: plan and code take milliseconds offline (seconds with an LLM); render
-takes seconds at preview quality and is capped at 120 s of wall-clock time; fix is one LLM call.
-Posted code is untrusted: it goes through the static check and renders confined.
+All four are synchronous: plan and code take milliseconds offline (seconds with an LLM); fix is
+one LLM call; render runs in a Dagster run (agent_render_job) under the same cap as the
+pipeline's scene renders, so it answers 429 with Retry-After when every slot is taken, and is
+capped at 120 s of wall-clock time. Posted code is untrusted: static check, then a confined render.
 """
 
 from __future__ import annotations
 
-import tempfile
+import math
+import time
 import uuid
-from pathlib import Path
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api_bridge.auth import CurrentPrincipal
-from api_bridge.deps import Store
+from api_bridge.dagster_client import DagsterRejected, DagsterUnavailable
+from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
+from api_bridge.schemas import error_responses
+from api_bridge.tasks import scene_seconds
+from videogen_dagster.agent_render import RENDER_TIMEOUT
 from videogen_dagster.codegen import GeneratedScene, generate_scene_code, scene_class_in
 from videogen_dagster.llm import Agents, Budget, LLMClient, LLMError, load_routes
 from videogen_dagster.models import GenerateRequest, ModelConfig, RenderConfig, new_session_id
 from videogen_dagster.pipeline import offline_planner
 from videogen_dagster.planning import ScenePlan, VideoPlan
-from videogen_dagster.rendering import RenderError, render_scene
 from videogen_dagster.sandbox import check_code
+from videogen_dagster.tags import AGENT_RENDER_JOB, AGENT_RENDER_TAG, KIND_TAG
 
-RENDER_TIMEOUT = 120.0
+QUEUE_WAIT = 60.0  # seconds a render may wait for a slot before the request gets a 429
 
-router = APIRouter(prefix="/api/v1/video/agents", tags=["agents"])
+router = APIRouter(prefix="/api/v1/video/agents", tags=["agents"], responses=error_responses(400, 401, 413, 500))
 
 
 class CodeRequest(BaseModel):
@@ -75,7 +80,8 @@ def _agents(config: ModelConfig) -> Agents:
     return Agents(client=LLMClient(routes, Budget()), config=config)
 
 
-@router.post("/plan", response_model=VideoPlan)
+@router.post("/plan", response_model=VideoPlan, responses=error_responses(
+    404, 502, notes={404: "the token does not cover project_id"}))
 def plan_video(body: GenerateRequest, principal: CurrentPrincipal) -> VideoPlan:
     """Plan a prompt into scenes (synchronous; nothing is stored)."""
     if not principal.may_use(body.project_id):
@@ -89,9 +95,14 @@ def plan_video(body: GenerateRequest, principal: CurrentPrincipal) -> VideoPlan:
     return offline_planner(request)
 
 
-@router.post("/render", response_model=RenderPublic)
-def render_code(body: RenderRequest, principal: CurrentPrincipal, stores: Store) -> RenderPublic:
-    """Render posted Manim code, checked and confined (synchronous, at most 120 s)."""
+@router.post("/render", response_model=RenderPublic, responses=error_responses(
+    400, 429, 503, notes={400: "`VALIDATION_ERROR` (code refused, by line) or `RENDER_ERROR` (trimmed traceback)",
+                          429: "every render slot is busy; `Retry-After` says when to try again",
+                          503: "Dagster (which runs the render) is unreachable"}))
+def render_code(body: RenderRequest, principal: CurrentPrincipal, stores: Store, meta: Meta,
+                dagster: Dagster, settings: SettingsDep) -> RenderPublic:
+    """Render posted Manim code, checked and confined, in a Dagster run under the same cap as the
+    pipeline's scene renders (synchronous: answers when the render ends, at most 120 s of render)."""
     violations = check_code(body.code)
     if violations:
         raise ApiError(400, "code refused: " + "; ".join(str(v) for v in violations), "VALIDATION_ERROR")
@@ -99,19 +110,66 @@ def render_code(body: RenderRequest, principal: CurrentPrincipal, stores: Store)
         name = body.class_name or scene_class_in(body.code)
     except ValueError as exc:
         raise ApiError(400, f"code: {exc}", "VALIDATION_ERROR") from exc
-    with tempfile.TemporaryDirectory(prefix="agent-render-") as tmp:
-        try:
-            result = render_scene(body.code, name, Path(tmp) / "w", body.render_config, timeout=RENDER_TIMEOUT)
-        except RenderError as exc:
-            raise ApiError(400, f"render failed: {exc}\n{exc.log[-1500:]}", "RENDER_ERROR") from exc
-        store = stores.store_for(None)
-        obj = store.put_file(f"{stores.base_prefix}agents/renders/{uuid.uuid4().hex}/scene.mp4", result.video)
-    info = result.info
-    return RenderPublic(class_name=name, video_url=store.url(obj.key), duration=info.duration, width=info.width,
-                        height=info.height, fps=info.fps, render_seconds=round(result.seconds, 3))
+    retry_after = str(max(1, math.ceil(scene_seconds(meta, settings, body.render_config.quality))))
+    try:
+        busy = dagster.count_active_runs(KIND_TAG, "scene")
+    except DagsterUnavailable as exc:
+        raise ApiError(503, f"renders run in Dagster, which is unavailable: {exc}", "SERVICE_UNAVAILABLE") from exc
+    if busy >= settings.scene_concurrency:
+        raise ApiError(429, f"all {settings.scene_concurrency} render slots are busy ({busy} renders queued or "
+                       "running); try again later", "RATE_LIMITED", headers={"Retry-After": retry_after})
+    request_id = uuid.uuid4().hex
+    meta.create_agent_render(request_id, None)
+    config = {"request_id": request_id, "code": body.code, "class_name": name,
+              "render_config": body.render_config.model_dump(mode="json")}
+    try:
+        run_id = dagster.launch(AGENT_RENDER_JOB, {KIND_TAG: "scene", AGENT_RENDER_TAG: request_id},
+                                {"ops": {"render_posted_code_op": {"config": config}}})
+    except (DagsterUnavailable, DagsterRejected) as exc:
+        raise ApiError(503, f"the render could not be started: {exc}", "SERVICE_UNAVAILABLE") from exc
+    record = _wait_for_render(meta, dagster, request_id, run_id, retry_after)
+    if record["status"] != "completed":
+        raise ApiError(400, f"render failed: {record.get('error')}\n{record.get('log') or ''}", "RENDER_ERROR")
+    r = record["result"]
+    return RenderPublic(class_name=r["class_name"], video_url=stores.store_for(None).url(r["key"]),
+                        duration=r["duration"], width=r["width"], height=r["height"], fps=r["fps"],
+                        render_seconds=r["render_seconds"])
 
 
-@router.post("/fix", response_model=CodePublic)
+def _wait_for_render(meta, dagster, request_id: str, run_id: str, retry_after: str) -> dict:
+    """The render's record once its run wrote it. A run that stays queued past QUEUE_WAIT (the
+    pipeline took the slots meanwhile) is cancelled: 429. A run that ends without a record
+    (killed, out of memory) is a failed render."""
+    started = time.monotonic()
+    next_check = started + 2.0
+    while True:
+        record = meta.get_agent_render(request_id)
+        if record and record["status"] != "queued":
+            return record
+        now = time.monotonic()
+        if now >= next_check:
+            next_check = now + 2.0
+            try:
+                status = dagster.run_status(run_id)
+            except DagsterUnavailable:
+                status = None
+            if status in ("FAILURE", "CANCELED"):
+                record = meta.get_agent_render(request_id)
+                if record and record["status"] != "queued":
+                    return record
+                return {"status": "failed", "error": f"the render's run {run_id} ended ({status}) without a result"}
+            if status in ("QUEUED", "NOT_STARTED") and now - started > QUEUE_WAIT:
+                dagster.terminate([run_id])
+                raise ApiError(429, f"no render slot became free within {QUEUE_WAIT:.0f} s; try again later",
+                               "RATE_LIMITED", headers={"Retry-After": retry_after})
+            if now - started > QUEUE_WAIT + RENDER_TIMEOUT + 30:
+                dagster.terminate([run_id])
+                return {"status": "failed", "error": f"the render's run {run_id} did not finish in time"}
+        time.sleep(0.1)
+
+
+@router.post("/fix", response_model=CodePublic, responses=error_responses(
+    502, 503, notes={503: "no LLM provider is configured"}))
 def fix_code(body: FixRequest, principal: CurrentPrincipal) -> CodePublic:
     """Ask the helper model for corrected code given a render error (needs an LLM)."""
     agents = _agents(body.llm)

@@ -33,10 +33,28 @@ class RecordingDagster:
         self._check()
         self.partitions.append(key)
 
+    active_renders = 0
+    renders = None  # (meta, stores, workdir): run agent renders as the run worker would
+
     def launch(self, job, tags, run_config=None):
         self._check()
         self.launches.append((job, tags, run_config))
+        if job == "agent_render_job" and self.renders:
+            from videogen_dagster.agent_render import render_posted_code
+            from videogen_dagster.models import RenderConfig
+
+            meta, stores, workdir = self.renders
+            c = run_config["ops"]["render_posted_code_op"]["config"]
+            render_posted_code(meta, stores, workdir, c["request_id"], c["code"], c["class_name"],
+                               RenderConfig.model_validate(c["render_config"]))
         return f"run{len(self.launches)}"
+
+    def count_active_runs(self, tag, value):
+        self._check()
+        return self.active_renders
+
+    def run_status(self, run_id):
+        return "SUCCESS"
 
     def cached_task_runs(self, task_id, max_age):
         return None
@@ -73,6 +91,7 @@ def env(tmp_path):
     meta = SqliteMetadataStore(tmp_path / "metadata.sqlite")
     store = StoreConfig(local_root=str(tmp_path / "objects"))
     dagster = RecordingDagster()
+    dagster.renders = (meta, store, tmp_path / "work")
     settings = Settings()
     app.dependency_overrides.update({
         provide_meta: lambda: meta, provide_store: lambda: store, provide_dagster: lambda: dagster,
@@ -333,6 +352,31 @@ def test_agents_render_confined_and_refusals(env):
     assert bad.status_code == 400 and "line 1: import of 'os' is not allowed" in bad.json()["detail"]
     broken = client.post("/api/v1/video/agents/render", json={"code": code.replace("Dot()", "Dott()")})
     assert broken.status_code == 400 and broken.json()["error_code"] == "RENDER_ERROR"
+
+
+def test_agents_render_shares_the_render_cap(env):
+    client, meta, dagster, settings = env
+    code = "from manim import *\n\n\nclass Dot1(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()))\n"
+    dagster.active_renders = settings.scene_concurrency
+    dagster.renders = None
+    r = client.post("/api/v1/video/agents/render", json={"code": code})
+    assert r.status_code == 429 and r.json()["error_code"] == "RATE_LIMITED"
+    assert int(r.headers["Retry-After"]) >= 1 and "render slots are busy" in r.json()["detail"]
+    assert dagster.launches == []
+    dagster.active_renders = settings.scene_concurrency - 1
+    dagster.renders = (meta, None, None)  # launched: the run's record decides the answer
+
+    def launched_and_failed(job, tags, run_config=None):
+        dagster.launches.append((job, tags, run_config))
+        c = run_config["ops"]["render_posted_code_op"]["config"]
+        meta.finish_agent_render(c["request_id"], "failed", error="manim exited with code 1", log="NameError")
+        return "r1"
+
+    dagster.launch = launched_and_failed
+    r = client.post("/api/v1/video/agents/render", json={"code": code})
+    assert r.status_code == 400 and "manim exited with code 1" in r.json()["detail"]
+    job, tags, _ = dagster.launches[0]
+    assert job == "agent_render_job" and tags["videogen/kind"] == "scene"
 
 
 def test_agents_fix_needs_an_llm(env, monkeypatch):
