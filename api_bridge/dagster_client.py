@@ -70,32 +70,59 @@ class DagsterClient:
     """Thread-safe: one pooled httpx client serves every request thread (the dagster-graphql
     client's transport is not: concurrent launches failed with "already connected")."""
 
-    def __init__(self, host: str, port: int, location: str, timeout: float = 10.0,
-                 launch_retry_seconds: float = 30.0, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        location: str,
+        timeout: float = 10.0,
+        launch_retry_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        max_concurrent_launches: int = 4,
+    ):
         self.url = f"http://{host}:{port}"
         self.location = location
         self.launch_retry_seconds = launch_retry_seconds
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16), transport=transport,
+            base_url=self.url,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            transport=transport,
         )
         self._cache: dict[str, tuple[float, list[RunInfo]]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
         self._health: tuple[float, dict[str, str | None]] | None = None
+        # The webserver builds each run's execution plan through the code server: 20 launches at
+        # once took over 10 s each and timed out. Launches wait their turn here instead (their
+        # wait counts against no timeout), a few at a time.
+        self._launching = threading.BoundedSemaphore(max(1, max_concurrent_launches))
+        self._launch_timeout = max(timeout, 30.0)
 
-    def query(self, query: str, variables: dict | None = None) -> dict:
+    def query(
+        self, query: str, variables: dict | None = None, timeout: float | None = None
+    ) -> dict:
         try:
-            resp = self._http.post("/graphql", json={"query": query, "variables": variables or {}})
+            resp = self._http.post(
+                "/graphql",
+                json={"query": query, "variables": variables or {}},
+                **({"timeout": timeout} if timeout else {}),
+            )
             resp.raise_for_status()
             body = resp.json()
         except httpx.HTTPError as exc:
-            raise DagsterUnavailable(f"the Dagster webserver at {self.url} is unreachable ({_reason(exc)})") from exc
+            raise DagsterUnavailable(
+                f"the Dagster webserver at {self.url} is unreachable ({_reason(exc)})"
+            ) from exc
         except ValueError as exc:
-            raise DagsterUnavailable(f"the Dagster webserver at {self.url} answered something other than JSON") from exc
+            raise DagsterUnavailable(
+                f"the Dagster webserver at {self.url} answered something other than JSON"
+            ) from exc
         if body.get("errors"):
             message = str(body["errors"][0].get("message", "")).splitlines()[0][:200]
-            raise DagsterUnavailable(f"the Dagster webserver at {self.url} refused a query: {message}")
+            raise DagsterUnavailable(
+                f"the Dagster webserver at {self.url} refused a query: {message}"
+            )
         return body["data"]
 
     def location_loaded(self) -> bool:
@@ -108,7 +135,8 @@ class DagsterClient:
         for entry in (data.get("workspaceOrError") or {}).get("locationEntries", []):
             if entry["name"] == self.location:
                 return entry["loadStatus"] == "LOADED" and (
-                    (entry.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+                    (entry.get("locationOrLoadError") or {}).get("__typename")
+                    == "RepositoryLocation"
                 )
         return False
 
@@ -121,7 +149,9 @@ class DagsterClient:
             except DagsterUnavailable:
                 pass
             if time.monotonic() > deadline:
-                raise DagsterUnavailable(f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s")
+                raise DagsterUnavailable(
+                    f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s"
+                )
             time.sleep(0.2)
 
     def _retrying(self, attempt, what: str):
@@ -135,7 +165,11 @@ class DagsterClient:
             except DagsterUnavailable as exc:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    waited = f" (retried for {self.launch_retry_seconds:.0f} s)" if self.launch_retry_seconds else ""
+                    waited = (
+                        f" (retried for {self.launch_retry_seconds:.0f} s)"
+                        if self.launch_retry_seconds
+                        else ""
+                    )
                     raise DagsterUnavailable(f"{exc}{waited}") from exc
                 log.info("%s: %s; retrying in %.1f s", what, exc, min(delay, left))
                 time.sleep(min(delay, left))
@@ -143,25 +177,32 @@ class DagsterClient:
 
     def add_video_partition(self, key: str) -> None:
         def attempt() -> None:
-            data = self.query(
-                """mutation($loc: String!, $repo: String!, $key: String!) {
-                     addDynamicPartition(repositorySelector: {repositoryName: $repo, repositoryLocationName: $loc},
-                                         partitionsDefName: "videos", partitionKey: $key) { __typename
-                       ... on PythonError { message } ... on UnauthorizedError { message } }
-                   }""",
-                {"loc": self.location, "repo": REPOSITORY, "key": key},
-            )
+            with self._launching:
+                data = self._add_partition(key)
             answer = data["addDynamicPartition"]
             kind = answer["__typename"]
             if kind in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
                 return
             if kind == "UnauthorizedError":
-                raise DagsterRejected(f"Dagster refused to register video {key}: {answer.get('message')}")
+                raise DagsterRejected(
+                    f"Dagster refused to register video {key}: {answer.get('message')}"
+                )
             raise DagsterUnavailable(
                 f"code location {self.location!r} on the Dagster webserver could not register video {key} ({kind})"
             )
 
         self._retrying(attempt, f"register {key}")
+
+    def _add_partition(self, key: str) -> dict:
+        return self.query(
+            """mutation($loc: String!, $repo: String!, $key: String!) {
+                     addDynamicPartition(repositorySelector: {repositoryName: $repo, repositoryLocationName: $loc},
+                                         partitionsDefName: "videos", partitionKey: $key) { __typename
+                       ... on PythonError { message } ... on UnauthorizedError { message } }
+                   }""",
+            {"loc": self.location, "repo": REPOSITORY, "key": key},
+            timeout=self._launch_timeout,
+        )
 
     def launch(self, job: str, tags: dict[str, str], run_config: dict | None = None) -> str:
         """Launch `job`; transient failures are retried for `launch_retry_seconds`. A retry after
@@ -170,7 +211,11 @@ class DagsterClient:
         launch_id = uuid.uuid4().hex
         tags = {**tags, LAUNCH_ID_TAG: launch_id}
         params = {
-            "selector": {"repositoryLocationName": self.location, "repositoryName": REPOSITORY, "pipelineName": job},
+            "selector": {
+                "repositoryLocationName": self.location,
+                "repositoryName": REPOSITORY,
+                "pipelineName": job,
+            },
             "runConfigData": run_config or {},
             "mode": "default",
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
@@ -184,7 +229,8 @@ class DagsterClient:
                 if existing:
                     return existing[0]["runId"]
             sent = True
-            data = self.query(LAUNCH_MUTATION, {"params": params})
+            with self._launching:
+                data = self.query(LAUNCH_MUTATION, {"params": params}, timeout=self._launch_timeout)
             answer = data["launchPipelineExecution"]
             kind = answer["__typename"]
             if kind in ("LaunchRunSuccess", "LaunchPipelineRunSuccess"):
@@ -195,8 +241,14 @@ class DagsterClient:
                 raise DagsterUnavailable(
                     f"code location {self.location!r} is not loaded on the Dagster webserver at {self.url} ({kind})"
                 )
-            detail = answer.get("message") or "; ".join(e["message"] for e in answer.get("errors", [])) or kind
-            raise DagsterRejected(f"Dagster refused to launch {job}: {str(detail).splitlines()[0][:300]}")
+            detail = (
+                answer.get("message")
+                or "; ".join(e["message"] for e in answer.get("errors", []))
+                or kind
+            )
+            raise DagsterRejected(
+                f"Dagster refused to launch {job}: {str(detail).splitlines()[0][:300]}"
+            )
 
         return self._retrying(attempt, f"launch {job}")
 
@@ -248,7 +300,9 @@ class DagsterClient:
         )
         runs = [
             RunInfo(
-                r["runId"], r["jobName"], r["status"],
+                r["runId"],
+                r["jobName"],
+                r["status"],
                 next((t["value"] for t in r["tags"] if t["key"] == "dagster/partition"), None),
             )
             for r in data["runsOrError"].get("results", [])
@@ -268,7 +322,10 @@ class DagsterClient:
             {"value": partition},
         )
         return [
-            (r["runId"], next((t["value"] for t in r.get("tags", []) if t["key"] == TASK_TAG), None))
+            (
+                r["runId"],
+                next((t["value"] for t in r.get("tags", []) if t["key"] == TASK_TAG), None),
+            )
             for r in data["runsOrError"].get("results", [])
         ]
 
@@ -285,7 +342,8 @@ class DagsterClient:
 
     def run_status(self, run_id: str) -> str | None:
         data = self.query(
-            """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }""", {"id": run_id}
+            """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }""",
+            {"id": run_id},
         )
         return (data.get("runOrError") or {}).get("status")
 
@@ -300,7 +358,11 @@ class DagsterClient:
                 ... on TerminateRunFailure { run { runId } message } } } } }"""
         data = self.query(mutation, {"ids": run_ids, "policy": "SAFE_TERMINATE"})
         results = data["terminateRuns"].get("terminateRunResults", [])
-        failed = [r["run"]["runId"] for r in results if r["__typename"] != "TerminateRunSuccess" and r.get("run")]
+        failed = [
+            r["run"]["runId"]
+            for r in results
+            if r["__typename"] != "TerminateRunSuccess" and r.get("run")
+        ]
         if failed:
             self.query(mutation, {"ids": failed, "policy": "MARK_AS_CANCELED_IMMEDIATELY"})
         return run_ids
@@ -335,7 +397,10 @@ class DagsterClient:
                 {"loc": self.location, "repo": REPOSITORY, "sensor": CHAIN_SENSOR},
             )
         except DagsterUnavailable as exc:
-            return {"dagster_webserver": str(exc), "dagster_daemon": "unknown while the webserver is unreachable"}
+            return {
+                "dagster_webserver": str(exc),
+                "dagster_daemon": "unknown while the webserver is unreachable",
+            }
         now = time.time()
         problems = []
         for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]:
@@ -349,9 +414,19 @@ class DagsterClient:
         sensor = data.get("sensorOrError") or {}
         state = sensor.get("sensorState") or {}
         ticks = state.get("ticks") or []
-        if state.get("status") == "RUNNING" and ticks and now - ticks[0]["timestamp"] > SENSOR_TICK_STALE_SECONDS:
-            problems.insert(0, f"the chain sensor last ticked {now - ticks[0]['timestamp']:.0f} s ago")
+        if (
+            state.get("status") == "RUNNING"
+            and ticks
+            and now - ticks[0]["timestamp"] > SENSOR_TICK_STALE_SECONDS
+        ):
+            problems.insert(
+                0, f"the chain sensor last ticked {now - ticks[0]['timestamp']:.0f} s ago"
+            )
         daemon = None
         if problems:
-            daemon = "the Dagster daemon is not running (" + "; ".join(problems[:3]) + "): queued runs will not start"
+            daemon = (
+                "the Dagster daemon is not running ("
+                + "; ".join(problems[:3])
+                + "): queued runs will not start"
+            )
         return {"dagster_webserver": None, "dagster_daemon": daemon}

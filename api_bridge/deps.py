@@ -33,6 +33,7 @@ def get_dagster() -> DagsterClient:
     return DagsterClient(
         s.dagster_host, s.dagster_port, s.dagster_location, s.dagster_timeout_seconds,
         launch_retry_seconds=s.dagster_launch_retry_seconds,
+        max_concurrent_launches=s.dagster_max_concurrent_launches,
     )
 
 

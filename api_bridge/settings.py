@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     # A launch that fails for a transient reason (webserver still loading the code location,
     # a dropped connection) is retried for this long before the task fails (0: no retry).
     dagster_launch_retry_seconds: float = Field(30.0, alias="DAGSTER_LAUNCH_RETRY_SECONDS")
+    # Launches sent to the webserver at once (it plans each run through the code server; more at
+    # once only makes each slower). Others wait their turn in the bridge.
+    dagster_max_concurrent_launches: int = Field(4, alias="DAGSTER_MAX_CONCURRENT_LAUNCHES", ge=1)
     # Local state shared with the pipeline (metadata store, objects): same default as the code location.
     var_dir: Path = Field(Path("var"), alias="VIDEOGEN_VAR_DIR")
     jwt_secret: str | None = Field(None, alias="JWT_SECRET")

@@ -140,6 +140,12 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         raise ApiError(400, f"session_id: {body.session_id!r} does not match scene_id {body.scene_id!r}")
     key = video_key(body.project_id, session_id)
     scene = meta.get_scene(key, number) if principal.may_use(body.project_id) else None
+    if scene is not None and scene["status"] != "completed" and scene["version"]:
+        # A rendered scene that a re-generation (or another edit) is redoing right now.
+        busy = next((t for t in meta.active_tasks(key) if reconcile_now(meta, dagster, t)["status"] not in TERMINAL), None)
+        if busy:
+            raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: "
+                           f"{VideoBusy(key, busy)}", "CONFLICT")
     if scene is None or scene["status"] != "completed":
         raise ApiError(404, f"scene {body.scene_id!r} not found in project {body.project_id!r}")
     try:
@@ -155,10 +161,14 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     video = meta.get_video(key) or {}
     quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
     task_id = new_task_id()
-    task = _create_exclusive(meta, dagster, lambda: meta.create_task(
-        task_id, "edit", body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
-        message=f"Edit of scene {number} queued", exclusive=True,
-    ))
+    try:
+        task = _create_exclusive(meta, dagster, lambda: meta.create_task(
+            task_id, "edit", body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
+            message=f"Edit of scene {number} queued", exclusive=True,
+        ))
+    except ApiError as exc:
+        exc.detail = f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: {exc.detail}"
+        raise
     tags = {
         "dagster/partition": f"{slot_key(number)}|{key}",
         "dagster/partition/scene": slot_key(number),

@@ -1,69 +1,18 @@
 """The bridge over HTTP against a real Dagster webserver and daemon (temporary instance)."""
 
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-import jwt
 import pytest
 
-from api_bridge.dagster_client import DagsterClient
-from tests.conftest import REPO, ffprobe, free_port, wait_http
+from tests.api_bridge.conftest import BASE
+from tests.api_bridge.conftest import token as _token
+from tests.conftest import ffprobe
 
 pytestmark = pytest.mark.slow
-BASE = "/api/v1/video-generation"
-SECRET = "e2e-secret-key-with-enough-length-0123456789"
-
-
-def _token(projects: list[str]) -> dict:
-    tok = jwt.encode({"sub": "e2e", "projects": projects, "exp": time.time() + 3600}, SECRET, algorithm="HS256")
-    return {"Authorization": f"Bearer {tok}"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    var = tmp_path_factory.mktemp("var")
-    home = var / "dagster"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    web, api = free_port(), free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "VIDEOGEN_VAR_DIR": str(var),
-           "DAGSTER_PORT": str(web), "JWT_SECRET": SECRET}
-    bin_dir = Path(sys.executable).parent
-    logs = open(var / "servers.log", "w")  # noqa: SIM115
-
-    def start_daemon():
-        return subprocess.Popen([bin_dir / "dagster-daemon", "run", "-w", "workspace.yaml"], cwd=REPO, env=env,
-                                stdout=logs, stderr=logs)
-
-    procs = [
-        start_daemon(),
-        subprocess.Popen([bin_dir / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(web)],
-                         cwd=REPO, env=env, stdout=logs, stderr=logs),
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "api_bridge.main:app", "--host", "127.0.0.1", "--port", str(api)],
-                         cwd=REPO, env=env, stdout=logs, stderr=logs),
-    ]
-    try:
-        wait_http(f"http://127.0.0.1:{web}/server_info")
-        DagsterClient("127.0.0.1", web, "videogen_dagster").wait_until_loaded()
-        wait_http(f"http://127.0.0.1:{api}/docs")
-        yield httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30), var, {
-            "graphql": f"http://127.0.0.1:{web}/graphql", "procs": procs, "start_daemon": start_daemon,
-        }
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        logs.close()
 
 
 def _poll(client, task_id, headers, until=("completed", "failed", "cancelled"), timeout=240):
@@ -241,7 +190,7 @@ def test_edit_scene_over_http(stack):
     edit_task = r.json()["task_id"]
     # A second edit of the same scene while the first runs is refused, naming the version.
     clash = client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "edit_prompt": "make it red"})
-    assert clash.status_code == 409 and "version 1" in clash.json()["detail"]
+    assert clash.status_code == 409 and "version 1" in clash.json()["detail"] and edit_task in clash.json()["detail"]
     status, _ = _poll(client, edit_task, a)
     assert status["status"] == "completed", status
     after = client.get(f"{BASE}/tasks/{edit_task}/result", headers=a).json()["result"]
