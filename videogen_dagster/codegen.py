@@ -6,12 +6,21 @@ written for a scene match what its animation shows.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 
-from videogen_dagster.planning import ScenePlan
+from videogen_dagster.planning import (
+    ScenePlan,
+    choose_diagram,
+    choose_plot,
+    find_equation,
+    headline,
+    key_terms,
+)
 
 OUTRO_SECONDS = 0.5
 MIN_BEAT, MAX_BEAT = 1.5, 5.0
@@ -50,7 +59,8 @@ class GeneratedScene:
 
 
 def class_name_for(scene_number: int) -> str:
-    return f"Scene{scene_number:02d}"
+    # abs(): a negative number would make `Scene-1`, not a Python name.
+    return f"Scene{abs(scene_number):02d}"
 
 
 def timeline(narration: list[str], max_duration: float, speed: float = 1.0) -> list[tuple[float, float]]:
@@ -95,18 +105,23 @@ def generate_scene_code(
     plan: ScenePlan, max_scene_duration: float, target_duration: float | None = None
 ) -> GeneratedScene:
     """Manim source for one planned scene, from the template named by the scene's kind.
-    `target_duration` (an edit with preserve_timing) fixes the scene's total length."""
-    beats = timeline(plan.narration, max_scene_duration, float(plan.visual.get("speed", 1.0)))
+    `target_duration` (an edit with preserve_timing) fixes the scene's total length.
+
+    Any schema-valid plan gets code: missing or unusable visual keys get defaults drawn from the
+    scene's title and narration (`template_visual`), and an `llm` scene (a free-form visual plan
+    that only a model can implement) falls back to the key-points template of its narration."""
+    template_name, visual = template_visual(plan)
+    beats = timeline(plan.narration, max_scene_duration, _speed(plan.visual))
     if target_duration is not None:
         beats = fit_timeline(beats, max(0.5, target_duration - OUTRO_SECONDS))
     name = class_name_for(plan.scene_number)
-    template = _env.get_template(f"{plan.kind}.py.j2")
+    template = _env.get_template(f"{template_name}.py.j2")
     code = template.render(
-        template=plan.kind,
+        template=template_name if template_name == plan.kind else f"{template_name}, for a {plan.kind!r} scene",
         class_name=name,
         scene_number=plan.scene_number,
-        title=plan.title,
-        visual=plan.visual,
+        title=_title(plan),
+        visual=visual,
         beats=[list(b) for b in beats],
         outro=OUTRO_SECONDS,
     )
@@ -118,6 +133,118 @@ def generate_scene_code(
         expected_duration=round(duration, 3),
         beats=beats,
     )
+
+
+# --- visual keys: what each template reads, with defaults ----------------------------------------
+
+TEMPLATES = ("title", "points", "equation", "diagram", "plot", "summary")
+PLOT_FUNCTIONS = ("exp", "sin", "gauss", "log", "square")  # FUNCTIONS in plot.py.j2
+DIAGRAMS = ("triangle", "circle", "concept_map")
+MAX_TERMS = 4  # the concept map has four places around its centre
+MAX_DEFAULT_POINTS = 6
+DEFAULT_ACCENT = "#38bdf8"
+DEFAULT_SUBTITLE = "An explanation in pictures"
+SPEED_RANGE = (0.25, 4.0)
+_COLOUR_RE = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+def _text(value: Any) -> str | None:
+    """A value that can be shown as text (a non-blank string or a number), else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _texts(value: Any) -> list[str]:
+    """The showable items of a list (anything else: no items)."""
+    if not isinstance(value, list | tuple):
+        return []
+    return [t for t in map(_text, value) if t is not None]
+
+
+def _on_screen(line: str, width: int, limit: int) -> str:
+    """A narration line as a key point: the whole line (not only what precedes a colon, as
+    the planner's `wrapped` keeps of a fact), shortened at a word to `limit`, wrapped."""
+    text = line.strip().rstrip(".")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+    rows: list[str] = []
+    for word in text.split():
+        if rows and len(rows[-1]) + 1 + len(word) <= width:
+            rows[-1] += " " + word
+        else:
+            rows.append(word)
+    return "\n".join(rows)
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _speed(visual: dict) -> float:
+    """The animation speed of an edit: a finite number, bounded; anything else is 1."""
+    value = visual.get("speed", 1.0)
+    try:
+        speed = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    if isinstance(value, bool) or not math.isfinite(speed) or speed <= 0:
+        return 1.0
+    return min(max(speed, SPEED_RANGE[0]), SPEED_RANGE[1])
+
+
+def _title(plan: ScenePlan) -> str:
+    return plan.title.strip() or f"Scene {plan.scene_number}"
+
+
+def template_visual(plan: ScenePlan) -> tuple[str, dict[str, Any]]:
+    """(template name, the complete visual dict that template reads) for a plan.
+
+    Keys present with a usable value are kept as they are (so a planner's plan makes the same
+    code); missing or unusable ones get defaults from the title and narration."""
+    given = plan.visual
+    title = _title(plan)
+    lines = [line for line in (s.strip() for s in plan.narration) if line]
+    text = " ".join([title, *lines])
+    accent = given.get("accent")
+    visual: dict[str, Any] = {
+        "accent": accent if isinstance(accent, str) and _COLOUR_RE.fullmatch(accent) else DEFAULT_ACCENT,
+    }
+    kind = plan.kind if plan.kind in TEMPLATES else "points"
+    if plan.kind == "llm":
+        # Only a model can implement a free-form visual plan: without one, the scene shows its
+        # narration as key points, one per beat (the subtitles say the same lines).
+        given = {}
+    if kind == "title":
+        visual["subtitle"] = _text(given.get("subtitle")) or DEFAULT_SUBTITLE
+    elif kind in ("points", "summary"):
+        width, limit = (44, 88) if kind == "points" else (50, 96)
+        visual["points"] = _texts(given.get("points")) or [
+            _on_screen(line, width, limit) for line in lines[:MAX_DEFAULT_POINTS]
+        ] or [title]
+    elif kind == "equation":
+        latex, plain = _text(given.get("latex")), _text(given.get("plain"))
+        found = find_equation(text) if not (latex or plain) else None
+        if found:
+            plain, latex = found
+        visual["plain"] = plain or latex or headline(title)
+        visual["latex"] = latex or visual["plain"]
+        visual["use_latex"] = _flag(given.get("use_latex")) and latex is not None
+    elif kind == "diagram":
+        diagram = given.get("diagram")
+        visual["diagram"] = diagram if diagram in DIAGRAMS else choose_diagram(text)
+        visual["center"] = _text(given.get("center")) or headline(title, 24)
+        terms = _texts(given.get("terms"))
+        if not terms:
+            exclude = {w.lower() for w in re.findall(r"[A-Za-z]+", title)}
+            terms = key_terms(" ".join(lines), exclude) or ["Idea", "Example", "Result"]
+        visual["terms"] = terms[:MAX_TERMS]
+        visual["use_latex"] = _flag(given.get("use_latex"))
+    elif kind == "plot":
+        function = given.get("function")
+        visual["function"] = function if function in PLOT_FUNCTIONS else choose_plot(text)
+    return kind, visual
 
 
 _CLASS_RE = re.compile(r"^class\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^)]*)\)\s*:", re.M)
