@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.
 MAX_SCENES = 12
@@ -56,7 +56,7 @@ PRESETS: dict[str, RenderPreset] = {
 
 
 def validate_id(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise ValueError(
             f"{field} must be 1-64 characters of letters, digits, '_' or '-' (got {value!r})"
         )
@@ -104,7 +104,7 @@ _SCENE_ID_RE = re.compile(r"^(?P<session>[A-Za-z0-9_-]{1,64})_scene_(?P<n>[0-9]{
 
 
 def parse_scene_id(value: str) -> tuple[str, int]:
-    m = _SCENE_ID_RE.match(value or "")
+    m = _SCENE_ID_RE.fullmatch(value or "")
     if not m:
         raise ValueError(f"scene_id must look like '<session_id>_scene_<n>' (got {value!r})")
     n = int(m.group("n"))
@@ -125,9 +125,14 @@ def _clean_bounded(limit: int, field: str):
 
 
 # Validated field types, shared by every request model (generate, edit, batch entries).
-ProjectId = Annotated[str, AfterValidator(lambda v: validate_id(v, "project_id"))]
-SessionId = Annotated[str, AfterValidator(lambda v: validate_id(v, "session_id"))]
-ContentPrompt = Annotated[str, AfterValidator(_clean_bounded(MAX_PROMPT_CHARS, "content_prompt"))]
+# The validators give the messages; the schema entries let the OpenAPI document show the rules.
+_ID_SCHEMA = {"pattern": "^[A-Za-z0-9_-]{1,64}$", "minLength": 1, "maxLength": 64}
+ProjectId = Annotated[str, AfterValidator(lambda v: validate_id(v, "project_id")), WithJsonSchema(
+    {"type": "string", **_ID_SCHEMA})]
+SessionId = Annotated[str, AfterValidator(lambda v: validate_id(v, "session_id")), WithJsonSchema(
+    {"type": "string", **_ID_SCHEMA})]
+ContentPrompt = Annotated[str, AfterValidator(_clean_bounded(MAX_PROMPT_CHARS, "content_prompt")),
+                          WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS})]
 EditPrompt = Annotated[str, AfterValidator(_clean_bounded(2000, "edit_prompt"))]
 
 
@@ -198,7 +203,8 @@ class S3Config(_Strict):
 class GenerateRequest(_Strict):
     project_id: ProjectId
     content_prompt: ContentPrompt
-    scene_count: int = 3
+    # strict: `true` is not a scene count (lax mode read it as 1).
+    scene_count: int = Field(3, strict=True, json_schema_extra={"minimum": 1, "maximum": MAX_SCENES})
     session_id: SessionId | None = None
     # `model_config` is the spec's field name; pydantic reserves the attribute, hence the alias.
     llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")

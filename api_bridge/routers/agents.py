@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1/video/agents", tags=["agents"], responses=err
 
 class CodeRequest(BaseModel):
     scene_plan: ScenePlan
-    max_scene_duration: float = 30.0
+    max_scene_duration: float = Field(30.0, gt=0, le=600, allow_inf_nan=False, strict=True)
 
 
 class CodePublic(BaseModel):
@@ -70,7 +70,7 @@ class FixRequest(BaseModel):
     code: str = Field(max_length=100_000)
     error: str = Field(max_length=20_000)
     llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
-    max_scene_duration: float = 30.0
+    max_scene_duration: float = Field(30.0, gt=0, le=600, allow_inf_nan=False, strict=True)
 
 
 def _agents(config: ModelConfig) -> Agents:

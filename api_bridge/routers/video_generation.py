@@ -244,10 +244,18 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
     task = _task_for(meta, principal, task_id)
     if task["status"] in TERMINAL:
         return CancelPublic(task_id=task_id, message=f"Task already {task['status']}", status=task["status"])
-    # Mark first: the chain sensor reads this and launches nothing more for the task.
+    try:
+        dagster.task_runs(task_id)  # reachable? Otherwise nothing is marked and the client may retry
+    except DagsterUnavailable as exc:
+        raise ApiError(503, f"the task cannot be cancelled now: {exc}", "SERVICE_UNAVAILABLE") from exc
+    # Mark before listing the runs to stop: the chain sensor reads this and launches nothing more.
     meta.update_task(task_id, status="cancelled", message="Task cancelled by user")
-    runs = dagster.task_runs(task_id)
-    dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
+    try:
+        runs = dagster.task_runs(task_id)
+        dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
+    except DagsterUnavailable as exc:
+        raise ApiError(503, f"the task is marked cancelled, but its runs could not be stopped: {exc}",
+                       "SERVICE_UNAVAILABLE") from exc
     return CancelPublic(task_id=task_id, message="Task cancellation requested", status="cancelled")
 
 
@@ -283,8 +291,10 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
 
 
 @router.post("/batch", status_code=202, response_model=BatchAccepted, responses=error_responses(
-    400, 401, 404, 413, 503, notes={404: "the token does not cover a request's project_id",
-                                    503: "Dagster could not start the runs (their tasks are recorded as failed)"}))
+    400, 401, 404, 409, 413, 503, notes={
+        404: "the token does not cover a request's project_id",
+        409: "a video of the batch is being generated or edited, or is named twice (nothing is queued)",
+        503: "Dagster could not start the runs (their tasks are recorded as failed)"}))
 def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Queue one video per request; batch runs queue behind single requests (see README)."""
     if not body:

@@ -24,7 +24,7 @@ EXPECTED = {
     ("get", f"{GEN}/tasks/{{task_id}}/result"): {401, 404},
     ("delete", f"{GEN}/tasks/{{task_id}}"): {401, 404, 503},
     ("post", f"{GEN}/tasks/{{task_id}}/retry"): {401, 404, 409, 503},
-    ("post", f"{GEN}/batch"): {400, 401, 404, 413, 503},
+    ("post", f"{GEN}/batch"): {400, 401, 404, 409, 413, 503},
     ("get", f"{GEN}/batches/{{batch_id}}"): {401, 404},
     ("get", f"{GEN}/health"): {503},
     ("post", f"{AGENTS}/plan"): {400, 401, 404, 413, 502},
