@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from tests.api_bridge.conftest import BASE, start_stack, token
+from tests.conftest import wait_http
 
 pytestmark = pytest.mark.slow
 A = token(["proj_a"])
@@ -173,5 +174,11 @@ def test_health_names_a_dead_daemon_or_webserver_within_30_s(stack):
         assert busy.status_code == 503, busy.text
         assert "\n" not in busy.json()["detail"] and "mutation" not in busy.json()["detail"]
     finally:
-        stack.start_webserver()
+        # Back up: it answers HTTP before it has loaded the code location (as after `make up`);
+        # a generate sent right then is retried until the location is loaded, not refused.
+        stack.start_webserver(wait=False)
+        wait_http(f"http://127.0.0.1:{stack.web}/server_info")
+    early = _generate(client, "early")
+    assert early.status_code == 202, early.text
+    assert _poll(client, early.json()["task_id"])[0]["status"] == "completed"
     _health_until(client, 200, 60)
