@@ -41,6 +41,9 @@ demo: deps $(DAGSTER_HOME)/dagster.yaml
 # Dagster webserver + daemon on the ./var/dagster instance, and the REST bridge.
 up: deps $(DAGSTER_HOME)/dagster.yaml
 	@echo "Dagster UI: http://127.0.0.1:$(WEB_PORT)   REST API: http://127.0.0.1:$(API_PORT)/docs   (Ctrl-C stops all)"
+	@# Create/upgrade the instance's SQLite storage once, before two processes race to create it
+	@# (a fresh DAGSTER_HOME crashed the webserver: UNIQUE constraint failed: alembic_version).
+	@$(BIN)/dagster instance migrate >/dev/null
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/dagster-daemon run -w workspace.yaml & \
 	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p $(WEB_PORT) & \

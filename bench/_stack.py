@@ -45,6 +45,8 @@ def stack(var: Path, daemon: bool = True):
     env = {**os.environ, "DAGSTER_HOME": str(var / "dagster"), "VIDEOGEN_VAR_DIR": str(var), "DAGSTER_PORT": str(web)}
     bin_dir = Path(sys.executable).parent
     quiet = {"cwd": REPO, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # One process creates the instance's storage before webserver and daemon race to.
+    subprocess.run([bin_dir / "dagster", "instance", "migrate"], check=True, **quiet)
     procs = [subprocess.Popen([bin_dir / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(web)], **quiet)]
     if daemon:
         procs.append(subprocess.Popen([bin_dir / "dagster-daemon", "run", "-w", "workspace.yaml"], **quiet))

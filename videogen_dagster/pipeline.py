@@ -747,20 +747,28 @@ def snapshot_result(meta: SqliteMetadataStore, video_key: str, task_id: str | No
 
 
 def render_result(record: dict, stores: StoreConfig) -> dict:
-    """The spec's task result from a record, with URLs made now."""
+    """The spec's task result from a record, with URLs made now (fields in the spec's order)."""
     store = stores.store_for(record.get("s3_config"))
-    out = {k: v for k, v in record.items() if k not in ("record_version", "s3_config", "combined_objects")}
-    out["scenes"] = []
+
+    def url(key: str | None) -> str | None:
+        return store.url(key) if key else None
+
+    scenes = []
     for s in record["scenes"]:
-        scene = {k: v for k, v in s.items() if k != "objects"}
-        for kind, field_name in URL_FIELDS.items():
-            key = s["objects"].get(kind)
-            scene[field_name] = store.url(key) if key else None
-        out["scenes"].append(scene)
+        objects = s.get("objects") or {}
+        scene = {k: s.get(k) for k in ("scene_id", "scene_number", "title", "duration", "status")}
+        scene.update({field_name: url(objects.get(kind)) for kind, field_name in URL_FIELDS.items()})
+        scene.update({k: s.get(k) for k in ("version", "error", "edit_history")})
+        scenes.append(scene)
     objs = record.get("combined_objects") or {}
-    for kind, field_name in (("video", "s3_combined_video_url"), ("subtitles_srt", "s3_subtitles_url"),
-                             ("manifest", "s3_manifest_url")):
-        out[field_name] = store.url(objs[kind]) if objs.get(kind) else None
+    out = {k: record.get(k) for k in ("project_id", "session_id", "status", "scene_count")}
+    out.update(
+        scenes=scenes, total_duration=record.get("total_duration"),
+        s3_combined_video_url=url(objs.get("video")), s3_subtitles_url=url(objs.get("subtitles_srt")),
+        s3_manifest_url=url(objs.get("manifest")),
+    )
+    internal = {"record_version", "s3_config", "combined_objects", "scenes", *out}
+    out.update({k: v for k, v in record.items() if k not in internal})
     return out
 
 

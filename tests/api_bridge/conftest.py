@@ -82,6 +82,9 @@ class Stack:
 
 def start_stack(var: Path, extra_env: dict | None = None) -> Stack:
     s = Stack(var, extra_env)
+    # One process creates the instance's storage before two race to (as `make up` does).
+    subprocess.run([s.bin / "dagster", "instance", "migrate"], cwd=REPO, env=s.env, check=True,
+                   capture_output=True, timeout=120)
     try:
         s.start_daemon()
         s.start_webserver()
