@@ -7,7 +7,8 @@ Key layout (all under `base_prefix`, default `projects/`):
     {project}/{session}/video/v{n}/combined.mp4 | subtitles.srt | subtitles.vtt | manifest.json
 
 Versions only go up, and old versions are never overwritten. The embedded default is a local
-folder; the S3 implementation (same interface) lives beside it in `resources/storage.py`.
+folder; the S3 implementation (same interface) is `S3ObjectStore` below, configured from the
+environment by `StoreConfig.from_env` (and exposed to Dagster by `resources/storage.py`).
 """
 
 from __future__ import annotations
@@ -190,6 +191,33 @@ class ObjectStoreError(RuntimeError):
     pass
 
 
+_COMBINED_ERRORS: dict[type, type] = {}
+
+
+def _request_failed(message: str, cause: BaseException) -> ObjectStoreError:
+    """An ObjectStoreError with `message` that is also an instance of `cause`'s class (with its
+    attributes, e.g. a ClientError's `response`), so callers catching botocore/boto3 exceptions
+    still catch it. Raise it `from cause`."""
+    base = type(cause)
+    if not issubclass(base, Exception) or issubclass(base, ObjectStoreError):
+        return ObjectStoreError(message)
+    cls = _COMBINED_ERRORS.get(base)
+    if cls is None:
+        try:
+            cls = type(f"ObjectStore{base.__name__}", (ObjectStoreError, base), {
+                "__init__": lambda self, msg: RuntimeError.__init__(self, msg),
+                "__str__": lambda self: str(self.args[0]),
+                # A plain ObjectStoreError across process boundaries (the combined class is local).
+                "__reduce__": lambda self: (ObjectStoreError, (str(self),)),
+            })
+        except TypeError:  # an exception class that cannot be mixed in
+            return ObjectStoreError(message)
+        _COMBINED_ERRORS[base] = cls
+    err = cls(message)
+    err.__dict__.update({k: v for k, v in vars(cause).items() if k != "args"})
+    return err
+
+
 def part_size_for(size: int, preferred: int = 16 * MiB) -> int:
     """A multipart chunk size that keeps any file under S3's 10,000-part limit."""
     needed = -(-size // (S3_MAX_PARTS - 1))  # ceil, with one part of slack
@@ -208,9 +236,21 @@ class S3Settings:
     server_side_encryption: str | None = None  # e.g. "AES256" or "aws:kms"
     presign_seconds: int = 3600
     multipart_threshold: int = 16 * MiB
+    # Every request: at most this many attempts in all (1 = no retry), botocore's "standard"
+    # (or "adaptive") retry mode; a hung request is abandoned after read_timeout and retried.
     max_attempts: int = 5
+    retry_mode: str = "standard"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
     create_bucket: bool = False
     enable_versioning: bool = True
+
+
+_MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+
+
+def _error_code(exc) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 # {project}/{session}/(scenes/NN|video|plan)/vN/file, whatever the base prefix.
@@ -229,15 +269,27 @@ class S3ObjectStore:
             raise ObjectStoreError(
                 f"presign expiry must be between 1 s and 7 days (got {settings.presign_seconds} s)"
             )
+        if settings.max_attempts < 1:
+            raise ObjectStoreError(f"S3 max attempts must be at least 1 (got {settings.max_attempts})")
+        if settings.retry_mode not in ("standard", "adaptive"):
+            raise ObjectStoreError(f"S3 retry mode must be standard or adaptive (got {settings.retry_mode!r})")
+        if settings.connect_timeout <= 0 or settings.read_timeout <= 0:
+            raise ObjectStoreError(
+                f"S3 timeouts must be positive (connect {settings.connect_timeout} s, read {settings.read_timeout} s)"
+            )
         self.s = settings
         custom = settings.endpoint_url is not None
         config = Config(
             region_name=settings.region,
             signature_version="s3v4",  # presigned URLs: SigV4, at most 7 days
-            # Standard mode retries 5xx, throttling and timeouts with exponential backoff.
-            retries={"max_attempts": settings.max_attempts, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=60,
+            # Standard mode retries 5xx, throttling (SlowDown), timeouts and dropped connections
+            # with exponential backoff. total_max_attempts counts the first try (botocore's
+            # max_attempts would count only the retries).
+            retries={"total_max_attempts": settings.max_attempts, "mode": settings.retry_mode},
+            # A request whose answer does not come within read_timeout (a hung PUT) is abandoned
+            # and retried on a new connection, instead of blocking the step.
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
             # Non-AWS endpoints: path-style addressing and no default checksums avoid known
             # incompatibilities (see notes/convex-s3.md).
             s3={"addressing_style": "path"} if custom else {},
@@ -284,6 +336,21 @@ class S3ObjectStore:
                 Bucket=self.s.bucket, VersioningConfiguration={"Status": "Enabled"}
             )
 
+    # -- errors --
+
+    def _failed(self, action: str, key: str, exc: BaseException) -> ObjectStoreError:
+        """The error once botocore's retries are spent: names the bucket, endpoint and key, and is
+        still an instance of the botocore/boto3 exception (see `_request_failed`)."""
+        meta = getattr(exc, "response", None) or {}
+        retries = meta.get("ResponseMetadata", {}).get("RetryAttempts") if isinstance(meta, dict) else None
+        tries = f"{retries + 1} attempt(s)" if isinstance(retries, int) else f"up to {self.s.max_attempts} attempt(s)"
+        where = f"bucket {self.s.bucket!r} at {self.s.endpoint_url or 'AWS S3'}"
+        return _request_failed(
+            f"S3 {action} of key {key!r} in {where} failed after {tries} "
+            f"(S3_MAX_ATTEMPTS={self.s.max_attempts}, read timeout {self.s.read_timeout:g} s): {exc}",
+            exc,
+        )
+
     # -- writes --
 
     def _extra(self, key: str, sha: str) -> dict:
@@ -303,13 +370,13 @@ class S3ObjectStore:
 
     def _existing(self, key: str, sha: str, size: int) -> StoredObject | None:
         """The object already at `key` when it has these exact bytes (same sha256)."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             head = self.client.head_object(Bucket=self.s.bucket, Key=key)
-        except ClientError:
-            return None
-        if head.get("Metadata", {}).get("sha256") != sha:
+        except (ClientError, BotoCoreError):
+            return None  # not there (or not readable): upload it; the upload reports real trouble
+        if head.get("Metadata", {}).get("sha256") != sha or head.get("ContentLength") != size:
             return None
         return self._stored(key, sha, size, head.get("VersionId"))
 
@@ -320,8 +387,15 @@ class S3ObjectStore:
             version_id=None if version_id in (None, "null") else version_id,
         )
 
+    # Uploads are idempotent: the key and the bytes (sha256 in the object metadata) are fixed, so
+    # botocore may resend any request (each PUT and each multipart part, per request, up to
+    # max_attempts, with backoff), and a request that went through although its answer was lost
+    # is recognised by the checksum instead of failing the step.
+
     def put_file(self, key: str, path: Path) -> StoredObject:
+        from boto3.exceptions import Boto3Error
         from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
 
         sha, size = sha256_file(path), path.stat().st_size
         existing = self._existing(key, sha, size)
@@ -332,52 +406,104 @@ class S3ObjectStore:
             multipart_threshold=self.s.multipart_threshold, multipart_chunksize=chunk,
             max_concurrency=4, use_threads=True,
         )
-        self.client.upload_file(str(path), self.s.bucket, key, ExtraArgs=self._extra(key, sha), Config=config)
-        # upload_file returns nothing; read back the version id (and that the object is there).
-        head = self.client.head_object(Bucket=self.s.bucket, Key=key)
+        try:
+            # Multipart: each UploadPart is retried on its own; a failed upload is aborted.
+            self.client.upload_file(str(path), self.s.bucket, key, ExtraArgs=self._extra(key, sha), Config=config)
+            # upload_file returns nothing; read back the version id (and that the object is there).
+            head = self.client.head_object(Bucket=self.s.bucket, Key=key)
+        except (BotoCoreError, ClientError, Boto3Error) as exc:
+            # E.g. CompleteMultipartUpload went through but its answer timed out, and the retry
+            # found the upload already completed: the object is there, with these bytes.
+            landed = self._existing(key, sha, size)
+            if landed:
+                return landed
+            raise self._failed("upload", key, exc) from exc
         if head.get("ContentLength") != size:
-            raise ObjectStoreError(f"upload of {key} is incomplete: {head.get('ContentLength')} of {size} bytes")
+            raise ObjectStoreError(
+                f"upload of key {key!r} to bucket {self.s.bucket!r} is incomplete: "
+                f"{head.get('ContentLength')} of {size} bytes"
+            )
         return self._stored(key, sha, size, head.get("VersionId"))
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         sha = hashlib.sha256(data).hexdigest()
         existing = self._existing(key, sha, len(data))
         if existing:
             return existing
-        resp = self.client.put_object(Bucket=self.s.bucket, Key=key, Body=data, **self._extra(key, sha))
+        try:
+            resp = self.client.put_object(Bucket=self.s.bucket, Key=key, Body=data, **self._extra(key, sha))
+        except (BotoCoreError, ClientError) as exc:
+            landed = self._existing(key, sha, len(data))
+            if landed:
+                return landed
+            raise self._failed("upload", key, exc) from exc
         return self._stored(key, sha, len(data), resp.get("VersionId"))
 
     # -- reads --
 
     def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         args = {"Bucket": self.s.bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-        try:
-            return self.client.get_object(**args)["Body"].read()
-        except ClientError as exc:
-            raise KeyError(f"no object {key!r} in bucket {self.s.bucket!r}: {exc}") from None
+        for attempt in range(1, self.s.max_attempts + 1):
+            try:
+                resp = self.client.get_object(**args)
+            except ClientError as exc:
+                if _error_code(exc) in _MISSING:
+                    raise KeyError(f"no object {key!r} in bucket {self.s.bucket!r}: {exc}") from None
+                raise self._failed("download", key, exc) from exc
+            except BotoCoreError as exc:
+                raise self._failed("download", key, exc) from exc
+            try:
+                return resp["Body"].read()
+            except BotoCoreError as exc:  # the body broke off mid-way (botocore does not retry it)
+                if attempt == self.s.max_attempts:
+                    raise self._failed("download", key, exc) from exc
+        raise AssertionError("unreachable")
 
     def download(self, key: str, dest: Path) -> Path:
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self.client.download_file(self.s.bucket, key, str(dest))
+        try:
+            # s3transfer retries a body that breaks off; botocore retries each request.
+            self.client.download_file(self.s.bucket, key, str(dest))
+        except (BotoCoreError, ClientError, Boto3Error) as exc:
+            raise self._failed("download", key, exc) from exc
         return dest
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.head_object(Bucket=self.s.bucket, Key=key)
             return True
-        except ClientError:
-            return False
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return False
+            raise self._failed("lookup", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._failed("lookup", key, exc) from exc
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.s.bucket, Key=key)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.s.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failed("delete", key, exc) from exc
 
     def list_keys(self, prefix: str) -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.s.bucket, Prefix=prefix)
-        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.s.bucket, Prefix=prefix)
+            return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failed("listing", prefix, exc) from exc
 
     def url(self, key: str) -> str:
         if self.s.public_base_url:
@@ -416,6 +542,10 @@ class StoreConfig:
                 server_side_encryption=e.get("S3_SSE") or None,
                 presign_seconds=int(e.get("S3_PRESIGN_SECONDS", "3600")),
                 multipart_threshold=int(float(e.get("S3_MULTIPART_THRESHOLD_MB", "16")) * MiB),
+                max_attempts=_number(e, "S3_MAX_ATTEMPTS", 5, int),
+                retry_mode=e.get("S3_RETRY_MODE") or "standard",
+                connect_timeout=_number(e, "S3_CONNECT_TIMEOUT", 5.0, float),
+                read_timeout=_number(e, "S3_READ_TIMEOUT", 30.0, float),
                 create_bucket=e.get("S3_CREATE_BUCKET", "").lower() in ("1", "true", "yes"),
             )
         return cls(local_root=local_root, base_prefix=_slash(prefix), s3=s3)
@@ -443,6 +573,16 @@ class StoreConfig:
         return _s3_store(replace(base, **overrides))
 
 
+def _number(env: dict[str, str], name: str, default, cast):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        raise ObjectStoreError(f"{name} must be a number (got {raw!r})") from None
+
+
 def _slash(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
@@ -451,3 +591,9 @@ def _slash(prefix: str) -> str:
 def _s3_store(settings: S3Settings) -> S3ObjectStore:
     # One client per distinct configuration: boto3 clients are thread-safe and slow to build.
     return S3ObjectStore(settings)
+
+
+# Not fork-safe, though: a forked child (the CLI's scene workers, the warm run workers) would
+# share the parent's pooled keep-alive connections, and two processes reading one socket get
+# each other's answers. Each child builds its own clients.
+os.register_at_fork(after_in_child=_s3_store.cache_clear)

@@ -33,15 +33,21 @@ class RenderResult:
 
 
 def latex_available() -> bool:
-    """MathTex/Tex need `latex` and `dvisvgm` on PATH."""
-    return shutil.which("latex") is not None and shutil.which("dvisvgm") is not None
+    """MathTex/Tex need `latex` and `dvisvgm`: installed (on PATH), and where a render looks for
+    them (sandbox.SAFE_PATH, the only PATH a render gets)."""
+    return all(
+        shutil.which(tool) and shutil.which(tool, path=sandbox.SAFE_PATH)
+        for tool in ("latex", "dvisvgm")
+    )
 
 
 def uses_latex(code: str) -> bool:
     return any(tok in code for tok in ("MathTex(", "Tex(", "BulletedList(", "Title("))
 
 
-def manim_command(source: Path, class_name: str, media_dir: Path, render: RenderConfig) -> list[str]:
+def manim_command(
+    source: Path, class_name: str, media_dir: Path, render: RenderConfig
+) -> list[str]:
     width, height, fps = render.output_format()
     return [
         sys.executable,
@@ -70,12 +76,6 @@ def manim_command(source: Path, class_name: str, media_dir: Path, render: Render
     ]
 
 
-def _visible_python_paths() -> list[str]:
-    """The interpreter's install folders, to re-expose when the sandbox hides home folders."""
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
-    return sorted(str(p) for p in paths)
-
-
 def render_scene(
     code: str,
     class_name: str,
@@ -98,7 +98,9 @@ def render_scene(
     if confine is None:
         confine = sandbox.bwrap_available()
     elif confine and not sandbox.bwrap_available():
-        raise RenderError("confined rendering needs bubblewrap: run `make deps` (apt-get install bubblewrap)")
+        raise RenderError(
+            "confined rendering needs bubblewrap: run `make deps` (apt-get install bubblewrap)"
+        )
     limits = limits or sandbox.Limits()
     if uses_latex(code) and not latex_available():
         raise RenderError(
@@ -112,20 +114,31 @@ def render_scene(
     shutil.rmtree(media_dir, ignore_errors=True)
     inner = Path(sandbox.INNER_WORKDIR) if confine else workdir
     cmd = manim_command(inner / "scene.py", class_name, inner / "media", render)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # Nothing of this process's environment (API keys, tokens) reaches the render; bubblewrap
+    # itself starts from the same environment and clears it for the render (`--clearenv`).
+    env = sandbox.render_env(str(inner))
     preexec = None
     if confine:
         user = sandbox.sandbox_user()
         sandbox.prepare_workdir(workdir, user)
         if user is not None:
-            cmd = ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups", "--", *cmd]
-        cmd = sandbox.confined_command(cmd, workdir, keep_visible=_visible_python_paths())
+            setpriv = shutil.which("setpriv", path=sandbox.SAFE_PATH) or "setpriv"
+            cmd = [
+                setpriv,
+                f"--reuid={user[0]}",
+                f"--regid={user[1]}",
+                "--clear-groups",
+                "--",
+                *cmd,
+            ]
+        cmd = sandbox.confined_command(cmd, workdir)
         preexec = sandbox.limits_preexec(limits)
     started = time.perf_counter()
     # Own process group, so a timeout kills Manim and the ffmpeg/latex children it started.
     proc = subprocess.Popen(
         cmd,
         cwd=workdir,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -138,7 +151,9 @@ def render_scene(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
-        raise RenderError(f"render of {class_name} exceeded the {timeout:.0f}s wall-clock limit", output[-3000:]) from None
+        raise RenderError(
+            f"render of {class_name} exceeded the {timeout:.0f}s wall-clock limit", output[-3000:]
+        ) from None
     except BaseException:
         # Interrupted (a cancelled run): the render must not outlive the run that started it.
         os.killpg(proc.pid, signal.SIGKILL)
@@ -149,7 +164,8 @@ def render_scene(
         limit = sandbox.explain_exit(proc.returncode, output, limits, workdir) if confine else None
         reason = f": {limit}" if limit else ""
         raise RenderError(
-            f"manim exited with code {proc.returncode} rendering {class_name}{reason}", _trim(output)
+            f"manim exited with code {proc.returncode} rendering {class_name}{reason}",
+            _trim(output),
         )
     videos = [p for p in media_dir.rglob("scene.mp4") if "partial_movie_files" not in p.parts]
     if not videos:

@@ -3,17 +3,37 @@
 Static check (`check_code`): the code must parse; it may import only what a Manim scene needs; it
 may not name dangerous builtins (`__import__`, `eval`, `exec`, `open`, `getattr`...), dunder
 attributes or names (other than `__init__`), or reach modules through attributes (`utils.os`).
-Every violation is listed with its line number.
+Every violation is listed with its line number. It cannot see file reads through numpy
+(`np.loadtxt`, `np.genfromtxt`, `np.fromfile`, `np.load`): the confinement is what stops those.
 
 Confinement (`confined_command` + `limits_preexec`), because a static check can be fooled:
-- bubblewrap: read-only view of the system, write access only to the work folder (plus a
-  private /tmp), no network (own network namespace: only its own loopback), own PID namespace,
-  the user's home hidden, killed with its parent;
-- runs as an unprivileged user (nobody), in its own session/process group;
+- environment: bubblewrap starts the render from an empty environment (`--clearenv`) plus the
+  allow-list of `render_env` (PATH=SAFE_PATH, HOME/XDG_CACHE_HOME/MPLCONFIGDIR in the work folder,
+  TMPDIR, LANG/LC_ALL=C.UTF-8, PYTHONDONTWRITEBYTECODE, PYTHONNOUSERSITE, OMP/OPENBLAS thread
+  counts); bubblewrap itself is started with that same environment, so no process in the
+  sandbox's PID namespace ever held the server's variables (API keys, tokens, secrets).
+- filesystem: a new, read-only root that holds only
+    /usr (read-only; /bin, /sbin, /lib, /lib64 as the symlinks into it they are on merged-/usr),
+    /etc/fonts, /etc/texmf, /etc/ld.so.cache, /etc/localtime, /var/lib/texmf,
+    /var/cache/fontconfig (read-only, those that exist),
+    the Python install (sys.base_prefix) and the virtualenv (sys.prefix) at their own paths,
+    read-only: only the venv folder, not the checkout it may sit in (an editable install's
+    finder in site-packages then points at an empty folder: a render never imports the project),
+    /dev (bubblewrap's minimal one), /proc of its own PID namespace, a private /tmp that the
+    sandbox user cannot write to, and the work folder, writable, at INNER_WORKDIR (/tmp/scene).
+  Not visible: the checkout (its code, README, pyproject, .env), var/ (objects, metadata,
+  Dagster home), /root and /home (but the interpreter's own install below them), the rest of
+  /etc (passwd, shadow, ssl, hosts...), the rest of /var, /srv, /opt, /mnt, /sys, the host's /tmp.
+- no network (own network namespace: only its own loopback); own PID, IPC and UTS namespaces;
+  killed with its parent;
+- runs as an unprivileged user (nobody, via setpriv), in its own session/process group;
 - rlimits: CPU seconds, address space (memory), largest file written, number of processes;
 - the caller enforces wall-clock time and kills the whole process group.
-Not enforced: reading world-readable files of the system (read-only), CPU share between
-concurrent renders, and disk use by the number of files (only each file's size is capped).
+Not enforced: reading what is visible (all of /usr, the Python install and virtualenv, fonts and
+TeX files; /proc's host-wide files such as /proc/cpuinfo, /proc/meminfo, /proc/cmdline), CPU
+share between concurrent renders, and disk use by the number of files (only each file's size is
+capped). TeX, ffmpeg and fonts are found only under /usr (PATH is SAFE_PATH): a TeX Live
+installed elsewhere is not seen by renders.
 """
 
 from __future__ import annotations
@@ -23,10 +43,12 @@ import os
 import pwd
 import resource
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# fmt: off
 ALLOWED_IMPORTS = {
     "manim", "numpy", "math", "random", "itertools", "functools", "collections", "typing",
     "dataclasses", "enum", "fractions", "decimal", "statistics", "string", "colorsys", "__future__",
@@ -44,6 +66,7 @@ FORBIDDEN_ATTRIBUTES = {
     "builtins", "shutil", "ctypes", "importlib", "pathlib", "environ", "remove", "unlink", "rmtree",
     "rmdir", "chmod", "chown", "kill", "write_text", "write_bytes", "open", "urlopen", "file_ops",
 }
+# fmt: on
 ALLOWED_DUNDERS = {"__init__", "__name__"}
 
 
@@ -88,7 +111,9 @@ def check_code(code: str) -> list[Violation]:
                 out.append(Violation(line, f"use of {node.id!r} is not allowed"))
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
-                out.append(Violation(line, f"access to dunder attribute {node.attr!r} is not allowed"))
+                out.append(
+                    Violation(line, f"access to dunder attribute {node.attr!r} is not allowed")
+                )
             elif node.attr in FORBIDDEN_ATTRIBUTES:
                 out.append(Violation(line, f"access to attribute {node.attr!r} is not allowed"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
@@ -96,6 +121,16 @@ def check_code(code: str) -> list[Violation]:
                 out.append(Violation(line, f"string {node.value[:40]!r} names a dunder"))
         elif isinstance(node, ast.Global | ast.Nonlocal):
             out.append(Violation(line, "global/nonlocal statements are not allowed"))
+        if isinstance(node, ast.keyword) and node.arg == "allow_pickle":
+            # np.load(..., allow_pickle=True) runs code from a pickle: a way around this check.
+            out.append(Violation(line, "loading pickles (allow_pickle) is not allowed"))
+        elif isinstance(node, ast.Constant) and node.value == "allow_pickle":
+            out.append(Violation(line, "loading pickles (allow_pickle) is not allowed"))
+        elif (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load" and len(node.args) >= 3
+        ):
+            out.append(Violation(line, "loading pickles (np.load's third argument) is not allowed"))
     return sorted(set(out), key=lambda v: (v.line, v.message))
 
 
@@ -135,47 +170,100 @@ def bwrap_available() -> bool:
 # path: the real one may sit below folders the sandbox user cannot enter.
 INNER_WORKDIR = "/tmp/scene"
 
+# The only PATH a render gets (confined or not): latex, dvisvgm and ffmpeg come from here.
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
-def confined_command(cmd: list[str], workdir: Path, keep_visible: list[str] = ()) -> list[str]:
-    """`cmd` wrapped in bubblewrap: read-only system, the work folder writable at INNER_WORKDIR,
-    no network, home folders hidden (except `keep_visible` paths, such as the Python install)."""
+# System folders, read-only. On merged-/usr systems /bin, /sbin and /lib* are symlinks into /usr
+# and are recreated as the same symlinks.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# What libraries read outside /usr, found by tracing a Text + MathTex render (strace -e %file):
+# fontconfig's configuration and cache, TeX's configuration, format files and file name database,
+# the dynamic loader's cache, the time zone. Missing ones are skipped.
+SYSTEM_FILES = (
+    "/etc/fonts",
+    "/etc/texmf",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/var/lib/texmf",
+    "/var/cache/fontconfig",
+)
+
+
+def render_env(home: str) -> dict[str, str]:
+    """The whole environment of a render: nothing of the server's (API keys, tokens) gets in."""
+    return {
+        "PATH": SAFE_PATH,
+        "HOME": home,
+        "TMPDIR": "/tmp",
+        "XDG_CACHE_HOME": f"{home}/.cache",
+        "MPLCONFIGDIR": f"{home}/.cache",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+def python_paths() -> list[str]:
+    """The interpreter's install and the virtualenv (only the venv folder itself, not the project
+    checkout it may sit in), at the paths the interpreter knows them by."""
+    paths = set()
+    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        paths |= {str(Path(p).absolute()), str(Path(p).resolve())}
+    paths.add(str(Path(sys.executable).resolve().parent.parent))
+    return sorted(paths)
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def confined_command(cmd: list[str], workdir: Path) -> list[str]:
+    """`cmd` wrapped in bubblewrap, started from an empty environment (`render_env`) in a new
+    root that holds only the system folders, the Python install and virtualenv (read-only) and
+    the work folder (writable, at INNER_WORKDIR); no network."""
     work = INNER_WORKDIR
-    hidden = ["/tmp"] + [h for h in ("/root", "/home") if Path(h).is_dir()]
-    mounts = []
-    for folder in hidden:
-        mounts += ["--tmpfs", folder]
-    # The interpreter and its virtualenv may live below a hidden folder (a checkout in /tmp, a
-    # pyenv in /root): those paths come back read-only.
-    for keep in sorted(set(keep_visible)):
-        root = next((h for h in hidden if keep.startswith(h + "/")), None)
-        if root is None:
+    # /tmp first: a Python install below /tmp (a checkout there) is mounted on top of it.
+    mounts: list[str] = ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    bound: list[str] = []
+    for folder in SYSTEM_DIRS:
+        path = Path(folder)
+        if path.is_symlink():
+            mounts += ["--symlink", os.readlink(path), folder]
+        elif path.is_dir():
+            mounts += ["--ro-bind", folder, folder]
+            bound.append(folder)
+    made: set[str] = set()
+    for keep in [*SYSTEM_FILES, *python_paths()]:
+        if keep == "/" or not os.path.exists(keep) or _under(keep, bound):
             continue
         # bubblewrap makes missing mount-point parents 0700; the sandbox user must traverse them.
-        parent = Path(keep).parent
-        parents = []
-        while str(parent) != root:
-            parents.append(str(parent))
-            parent = parent.parent
-        for p in reversed(parents):
-            mounts += ["--perms", "0755", "--dir", p]
+        parents = [str(p) for p in reversed(Path(keep).parents) if str(p) != "/"]
+        for parent in parents:
+            if parent not in made and not _under(parent, bound):
+                mounts += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
         mounts += ["--ro-bind", keep, keep]
+        bound.append(keep)
+    env: list[str] = []
+    for name, value in render_env(work).items():
+        env += ["--setenv", name, value]
     return [
-        "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
+        shutil.which("bwrap") or "bwrap",
+        "--clearenv",
+        *env,
         *mounts,
         "--bind", str(workdir.resolve()), work,
+        "--remount-ro", "/",
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--hostname", "sandbox",
         "--die-with-parent", "--new-session",
         "--chdir", work,
-        "--setenv", "HOME", work,
-        "--setenv", "TMPDIR", "/tmp",
-        "--setenv", "XDG_CACHE_HOME", f"{work}/.cache",
-        "--setenv", "MPLCONFIGDIR", f"{work}/.cache",
         "--",
         *cmd,
-    ]
+    ]  # fmt: skip
 
 
 def limits_preexec(limits: Limits) -> Callable[[], None]:
@@ -200,7 +288,9 @@ def prepare_workdir(workdir: Path, user: tuple[int, int] | None) -> None:
             os.chown(path, *user)
 
 
-def explain_exit(returncode: int, output: str, limits: Limits, workdir: Path | None = None) -> str | None:
+def explain_exit(
+    returncode: int, output: str, limits: Limits, workdir: Path | None = None
+) -> str | None:
     """Which limit stopped the process, when one did."""
     import signal
 
@@ -212,11 +302,17 @@ def explain_exit(returncode: int, output: str, limits: Limits, workdir: Path | N
         return f"file size limit ({limits.file_bytes // 1024**2} MiB) exceeded"
     if returncode == -signal.SIGXCPU or returncode == 128 + signal.SIGXCPU:
         return f"CPU time limit ({limits.cpu_seconds} s) exceeded"
-    if returncode == -signal.SIGXFSZ or returncode == 128 + signal.SIGXFSZ or "File too large" in output:
+    if (
+        returncode == -signal.SIGXFSZ
+        or returncode == 128 + signal.SIGXFSZ
+        or "File too large" in output
+    ):
         return f"file size limit ({limits.file_bytes // 1024**2} MiB) exceeded"
     if "MemoryError" in output or "Cannot allocate memory" in output or "std::bad_alloc" in output:
         return f"memory limit ({limits.memory_bytes // 1024**2} MiB) exceeded"
-    if "Resource temporarily unavailable" in output and ("fork" in output or "BlockingIOError" in output):
+    if "Resource temporarily unavailable" in output and (
+        "fork" in output or "BlockingIOError" in output
+    ):
         return f"process limit ({limits.processes}) reached"
     if "Network is unreachable" in output or "Temporary failure in name resolution" in output:
         return "network access is blocked in the sandbox"

@@ -30,6 +30,10 @@ class ObjectStoreResource(dg.ConfigurableResource):
     presign_seconds: int = 3600
     multipart_threshold_mb: float = 16.0
     create_bucket: bool = False
+    max_attempts: int = 5
+    retry_mode: str = "standard"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
 
     def store_config(self) -> StoreConfig:
         s3 = None
@@ -46,6 +50,10 @@ class ObjectStoreResource(dg.ConfigurableResource):
                 presign_seconds=self.presign_seconds,
                 multipart_threshold=int(self.multipart_threshold_mb * MiB),
                 create_bucket=self.create_bucket,
+                max_attempts=self.max_attempts,
+                retry_mode=self.retry_mode,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
             )
         return StoreConfig(local_root=str(Path(self.root)), base_prefix=self.base_prefix, s3=s3)
 
@@ -62,4 +70,6 @@ class ObjectStoreResource(dg.ConfigurableResource):
             public_base_url=s3.public_base_url or "", storage_class=s3.storage_class,
             server_side_encryption=s3.server_side_encryption or "", presign_seconds=s3.presign_seconds,
             multipart_threshold_mb=s3.multipart_threshold / MiB, create_bucket=s3.create_bucket,
+            max_attempts=s3.max_attempts, retry_mode=s3.retry_mode,
+            connect_timeout=s3.connect_timeout, read_timeout=s3.read_timeout,
         )
