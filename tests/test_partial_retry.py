@@ -103,3 +103,36 @@ def test_failed_edit_leaves_the_scene_as_it_was(var_dir):
     assert (after["status"], after["version"], after["assets"]) == ("completed", before["version"], before["assets"])
     assert meta.get_task("e1")["status"] == "failed"
     assert meta.edit_history(VIDEO, 1) == []
+
+
+def test_in_place_edit_keeps_the_version_and_every_earlier_file(var_dir):
+    """version_increment=false: same version number, new files beside the old ones; a finished
+    task's result (a fixed record) still names the old files, unchanged."""
+    import hashlib
+
+    from videogen_dagster.pipeline import EditSpec, join_when_complete, run_combine, task_result
+
+    meta = SqliteMetadataStore(var_dir / "metadata.sqlite")
+    stores = StoreConfig(local_root=str(var_dir / "objects"))
+    svc = Services(stores=stores, meta=meta, workdir=var_dir / "work")
+    req = GenerateRequest.model_validate({
+        "project_id": "part", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
+        "scene_count": 1, "render_config": {"quality": "preview", "max_scene_duration": 3},
+    })
+    meta.create_task("g1", "generate", "part", "s1", VIDEO, 4, "preview", exclusive=True, request=req.to_stored())
+    run_plan(svc, VIDEO, "g1")
+    run_scene(svc, VIDEO, 1, "g1", None)
+    assert join_when_complete(svc, VIDEO, "g1") is not None
+    first = task_result(meta, stores, meta.get_task("g1"))
+    scene_file = first["scenes"][0]["s3_video_url"].removeprefix("file://")
+    digest = hashlib.sha256(open(scene_file, "rb").read()).hexdigest()
+
+    meta.create_task("e1", "edit", "part", "s1", VIDEO, 4, "preview", scene_id="s1_scene_1", exclusive=True)
+    run_scene(svc, VIDEO, 1, "e1", None, edit=EditSpec("make it blue", version_increment=False))
+    run_combine(svc, VIDEO, "e1")
+    edited = task_result(meta, stores, meta.get_task("e1"))
+    assert edited["scenes"][0]["version"] == 1 and "/v1/r1/scene.mp4" in edited["scenes"][0]["s3_video_url"]
+    assert edited["combined_version"] == 2
+    assert meta.get_task("e1")["message"].startswith("Edit completed: scene 1 is at version 1")
+    assert task_result(meta, stores, meta.get_task("g1")) == first
+    assert hashlib.sha256(open(scene_file, "rb").read()).hexdigest() == digest

@@ -483,9 +483,12 @@ def _store_scene(
     version = before["version"] if in_place and before else svc.meta.next_scene_version(video_key, n)
     files = {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
     store, prefix = svc.store_for(request)
+    # An in-place edit keeps the version number but writes beside the version's earlier files
+    # (v{n}/r{k}/...): what a finished task made stays exactly as it was.
+    folder = f"r{len(svc.meta.edit_history(video_key, n)) + 1}/" if in_place else ""
     objects = {
         kind: store.put_file(
-            scene_object_key(prefix, plan.project_id, plan.session_id, n, version, SCENE_FILES[kind]), path
+            scene_object_key(prefix, plan.project_id, plan.session_id, n, version, folder + SCENE_FILES[kind]), path
         )
         for kind, path in files.items()
     }
@@ -494,7 +497,7 @@ def _store_scene(
     # Every failed attempt is kept as a version of the source, with its error.
     attempts = []
     for i, (code, error) in enumerate(tried or [], 1):
-        key = scene_object_key(prefix, plan.project_id, plan.session_id, n, version, f"attempts/attempt{i}.py")
+        key = scene_object_key(prefix, plan.project_id, plan.session_id, n, version, f"{folder}attempts/attempt{i}.py")
         attempts.append({"attempt": i, "source": store.put_bytes(key, code.encode()).as_dict(), "error": error[-2000:]})
     extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
     # Only after every object is written does the record point at them.
