@@ -155,9 +155,12 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     # A run whose task already completed or failed is only finishing (its scene and join are
     # stored, or its failure restored the scene; it is logging its last events): a client that
     # saw the task end may edit again at once. A cancelled run may still be stopping: it counts.
-    active = [run for run, task in active if not _task_ended(meta, task)]
+    active = [(run, task) for run, task in active if not _task_ended(meta, task)]
     if active:
-        raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) is already being edited", "CONFLICT")
+        run, task = active[0]
+        by = f"task {task}" if task else f"run {run}"
+        raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) is already being edited by {by}",
+                       "CONFLICT")
     video = meta.get_video(key) or {}
     quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
     task_id = new_task_id()

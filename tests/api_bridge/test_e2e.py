@@ -103,7 +103,7 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 def _renders(var: Path, video_key: str) -> list[str]:
     """The confined renders of this video's scenes running now."""
-    return [cmd for _, cmd in _processes().values() if cmd.startswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd]
+    return [cmd for _, cmd in _processes().values() if cmd.split(" ", 1)[0].endswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd]
 
 
 def _rendering_run_worker(graphql: str, task_id: str, var: Path, video_key: str) -> int | None:
@@ -115,7 +115,7 @@ def _rendering_run_worker(graphql: str, task_id: str, var: Path, video_key: str)
     }
     procs = _processes()
     for pid, (_, cmd) in procs.items():
-        if cmd.startswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd:
+        if cmd.split(" ", 1)[0].endswith("bwrap") and f"{var}/work/{video_key}-scene" in cmd:
             cur = pid
             while cur in procs:
                 if cur in workers:
