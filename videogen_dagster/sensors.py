@@ -21,12 +21,12 @@ from videogen_dagster.pipeline import register_request, scenes_token
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.storage import ObjectStoreResource
 from videogen_dagster.tags import (
-    BATCH_PRIORITY,
     BATCH_TAG,
     DRIVER_TAG,
     KIND_TAG,
     PRIORITY_TAG,
     TASK_TAG,
+    plan_run_tags,
 )
 
 PLAN = dg.AssetKey("scene_plan")
@@ -218,7 +218,8 @@ def _batch_requests(meta, batch, name: str) -> tuple[list[dg.RunRequest], list[s
             run_key=f"batch:{batch.batch_id}:{e.line}",
             job_name=plan_job.name,
             partition_key=e.request.video_key,
-            tags={TASK_TAG: e.task_id, BATCH_TAG: batch.batch_id, PRIORITY_TAG: BATCH_PRIORITY, KIND_TAG: "plan"},
+            tags={k: v for k, v in plan_run_tags(e.request.video_key, e.task_id, e.request, batch_id=batch.batch_id).items()
+                  if k != "dagster/partition"},  # RunRequest sets the partition itself
         ))
     return requests, partitions, entries
 

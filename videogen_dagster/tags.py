@@ -20,3 +20,39 @@ PRIORITY_TAG = "dagster/priority"
 BATCH_PRIORITY = "-1"
 BATCH_JOB = "batch_from_topics_job"
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds; enforced by Dagster's run monitoring
+
+# What a plan run will do, shown on the run in the Dagster UI (the request itself lives in the
+# metadata store; these are for people reading the runs list).
+PROMPT_TAG = "videogen/prompt"
+SCENE_COUNT_TAG = "videogen/scene_count"
+QUALITY_TAG = "videogen/quality"
+PROMPT_TAG_CHARS = 120
+
+
+def plan_run_tags(video_key: str, task_id: str, request=None, batch_id: str | None = None) -> dict[str, str]:
+    """Tags of a plan run: its partition, task, kind, and what it was asked (prompt, scenes,
+    quality), and for a batch its id and low priority."""
+    tags = {"dagster/partition": video_key, TASK_TAG: task_id, KIND_TAG: "plan"}
+    if request is not None:
+        prompt = " ".join(str(request.content_prompt).split())
+        if len(prompt) > PROMPT_TAG_CHARS:
+            prompt = prompt[: PROMPT_TAG_CHARS - 1] + "…"
+        tags.update({PROMPT_TAG: prompt, SCENE_COUNT_TAG: str(request.scene_count),
+                     QUALITY_TAG: str(request.render_config.quality)})
+    if batch_id:
+        tags.update({BATCH_TAG: batch_id, PRIORITY_TAG: BATCH_PRIORITY})
+    return tags
+
+
+def scene_run_tags(video_key: str, scene_number: int, task_id: str) -> dict[str, str]:
+    """A scene run needs both the multi-partition key and its per-dimension tags (with only one
+    half Dagster wrote the output unpartitioned)."""
+    slot = f"{scene_number:02d}"
+    return {
+        "dagster/partition": f"{slot}|{video_key}", "dagster/partition/scene": slot,
+        "dagster/partition/video": video_key, TASK_TAG: task_id, KIND_TAG: "scene",
+    }
+
+
+def combine_run_tags(video_key: str, task_id: str) -> dict[str, str]:
+    return {"dagster/partition": video_key, TASK_TAG: task_id, KIND_TAG: "combine"}

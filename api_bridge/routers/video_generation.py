@@ -42,19 +42,18 @@ from videogen_dagster.models import (
 from videogen_dagster.pipeline import (
     EDIT_STEPS,
     build_result,
+    load_request,
     register_request,
     scenes_to_retry,
     task_result,
 )
 from videogen_dagster.tags import (
-    BATCH_PRIORITY,
-    BATCH_TAG,
     COMBINE_JOB,
-    KIND_TAG,
     PLAN_JOB,
-    PRIORITY_TAG,
     SCENE_JOB,
-    TASK_TAG,
+    combine_run_tags,
+    plan_run_tags,
+    scene_run_tags,
 )
 
 router = APIRouter(
@@ -113,7 +112,7 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
     )
     try:
         dagster.add_video_partition(key)
-        dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
+        dagster.launch(PLAN_JOB, plan_run_tags(key, task_id, request))
     except (DagsterUnavailable, DagsterRejected) as exc:
         raise _launch_failed(meta, task_id, exc) from exc
     return GenerateAccepted(
@@ -172,13 +171,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     except ApiError as exc:
         exc.detail = f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: {exc.detail}"
         raise
-    tags = {
-        "dagster/partition": f"{slot_key(number)}|{key}",
-        "dagster/partition/scene": slot_key(number),
-        "dagster/partition/video": key,
-        TASK_TAG: task_id,
-        KIND_TAG: "scene",
-    }
+    tags = scene_run_tags(key, number, task_id)
     run_config = {"ops": {"scene_assets": {"config": {
         "edit_prompt": body.edit_prompt, "preserve_timing": body.preserve_timing,
         "version_increment": body.version_increment,
@@ -278,14 +271,11 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
     meta.reopen_task(task_id, "Retrying failed scenes" if scenes else "Retrying the plan")
     try:
         if not video.get("plan"):
-            dagster.launch(PLAN_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "plan"})
+            dagster.launch(PLAN_JOB, plan_run_tags(key, task_id, load_request(meta, key)))
         for n in scenes:
-            dagster.launch(SCENE_JOB, {
-                "dagster/partition": f"{slot_key(n)}|{key}", "dagster/partition/scene": slot_key(n),
-                "dagster/partition/video": key, TASK_TAG: task_id, KIND_TAG: "scene",
-            })
+            dagster.launch(SCENE_JOB, scene_run_tags(key, n, task_id))
         if video.get("plan") and not scenes:
-            dagster.launch(COMBINE_JOB, {"dagster/partition": key, TASK_TAG: task_id, KIND_TAG: "combine"})
+            dagster.launch(COMBINE_JOB, combine_run_tags(key, task_id))
     except (DagsterUnavailable, DagsterRejected) as exc:
         raise _launch_failed(meta, task_id, exc) from exc
     dagster.forget(task_id)
@@ -332,10 +322,8 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
     try:
         for t in tasks:
             dagster.add_video_partition(video_key(t.project_id, t.session_id))
-            dagster.launch(PLAN_JOB, {
-                "dagster/partition": video_key(t.project_id, t.session_id), TASK_TAG: t.task_id,
-                KIND_TAG: "plan", BATCH_TAG: batch_id, PRIORITY_TAG: BATCH_PRIORITY,
-            })
+            dagster.launch(PLAN_JOB, plan_run_tags(
+                video_key(t.project_id, t.session_id), t.task_id, requests[t.index], batch_id=batch_id))
             launched += 1
     except (DagsterUnavailable, DagsterRejected) as exc:
         for t in tasks[launched + 1:]:

@@ -116,6 +116,9 @@ def test_generate_registers_and_launches(env):
     job, tags, _ = dagster.launches[0]
     assert job == "plan_job" and tags["dagster/partition"] == "p1.s1"
     assert tags["videogen/task_id"] == body["task_id"]
+    # What the run will do is on the run itself, for the Dagster UI's runs list.
+    assert tags["videogen/prompt"] == "Explain gravity" and tags["videogen/scene_count"] == "2"
+    assert tags["videogen/quality"] == "medium"
     assert meta.get_video("p1.s1")["request"]["scene_count"] == 2
 
 
