@@ -10,23 +10,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from api_bridge.dagster_errors import REPOSITORY, DagsterRejected, DagsterUnavailable
+from api_bridge.dagster_health import dagster_health
 from videogen_dagster.tags import TASK_TAG
 
-REPOSITORY = "__repository__"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "MANAGED", "CANCELING"}
 log = logging.getLogger("api_bridge")
-CHAIN_SENSOR = "video_chain_sensor"
-HEARTBEAT_STALE_SECONDS = 90.0  # three of the daemon's 30 s heartbeat intervals
-SENSOR_TICK_STALE_SECONDS = 20.0  # four of the sensor daemon's 5 s loops
-
-
-class DagsterUnavailable(RuntimeError):
-    """Dagster cannot take the request now (webserver down, code location loading, timeout).
-    The message is one sentence naming what is unavailable."""
-
-
-class DagsterRejected(RuntimeError):
-    """Dagster answered, and refused the launch (bad config, unknown job): not worth a retry."""
 
 
 @dataclass
@@ -373,60 +362,10 @@ class DagsterClient:
         return hit[1] if hit and time.monotonic() - hit[0] <= max_age else None
 
     def health(self, max_age: float = 5.0) -> dict[str, str | None]:
-        """None per healthy part, else one sentence on what is wrong: the webserver, and the
-        daemon judged by its own heartbeats and by the chain sensor's ticks (cached `max_age` s).
-
-        Dagster calls a daemon healthy until its heartbeat is 30 minutes old; the daemon writes
-        one every 30 s. The chain sensor ticks every 5 s while the daemon lives, so a tick older
-        than SENSOR_TICK_STALE_SECONDS tells a dead daemon within about 25 s."""
+        """`dagster_health`, cached for `max_age` seconds."""
         hit = self._health
         if hit and time.monotonic() - hit[0] <= max_age:
             return hit[1]
-        answer = self._check_health()
+        answer = dagster_health(self)
         self._health = (time.monotonic(), answer)
         return answer
-
-    def _check_health(self) -> dict[str, str | None]:
-        try:
-            data = self.query(
-                """query($loc: String!, $repo: String!, $sensor: String!) {
-                     instance { daemonHealth { allDaemonStatuses { daemonType healthy required lastHeartbeatTime } } }
-                     sensorOrError(sensorSelector: {repositoryName: $repo, repositoryLocationName: $loc,
-                                                    sensorName: $sensor}) {
-                       __typename ... on Sensor { sensorState { status ticks(limit: 1) { timestamp } } } } }""",
-                {"loc": self.location, "repo": REPOSITORY, "sensor": CHAIN_SENSOR},
-            )
-        except DagsterUnavailable as exc:
-            return {
-                "dagster_webserver": str(exc),
-                "dagster_daemon": "unknown while the webserver is unreachable",
-            }
-        now = time.time()
-        problems = []
-        for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]:
-            if not d["required"]:
-                continue
-            last = d.get("lastHeartbeatTime")
-            if last is None or not d["healthy"]:
-                problems.append(f"{d['daemonType']} has no recent heartbeat")
-            elif now - last > HEARTBEAT_STALE_SECONDS:
-                problems.append(f"{d['daemonType']} last beat {now - last:.0f} s ago")
-        sensor = data.get("sensorOrError") or {}
-        state = sensor.get("sensorState") or {}
-        ticks = state.get("ticks") or []
-        if (
-            state.get("status") == "RUNNING"
-            and ticks
-            and now - ticks[0]["timestamp"] > SENSOR_TICK_STALE_SECONDS
-        ):
-            problems.insert(
-                0, f"the chain sensor last ticked {now - ticks[0]['timestamp']:.0f} s ago"
-            )
-        daemon = None
-        if problems:
-            daemon = (
-                "the Dagster daemon is not running ("
-                + "; ".join(problems[:3])
-                + "): queued runs will not start"
-            )
-        return {"dagster_webserver": None, "dagster_daemon": daemon}
