@@ -82,6 +82,7 @@ class DagsterClient:
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
         self._health: tuple[float, dict[str, str | None]] | None = None
+        self._health_refreshing = False
         # The webserver builds each run's execution plan through the code server: 20 launches at
         # once took over 10 s each and timed out. Launches wait their turn here instead (their
         # wait counts against no timeout), a few at a time.
@@ -357,15 +358,22 @@ class DagsterClient:
         return run_ids
 
     def cached_health(self, max_age: float) -> dict[str, str | None] | None:
-        """The last health answer when at most `max_age` s old, else None (no call made)."""
+        """The last health answer when at most `max_age` s old, or while another caller is
+        refreshing it; else None (no call made)."""
         hit = self._health
-        return hit[1] if hit and time.monotonic() - hit[0] <= max_age else None
+        if hit and (time.monotonic() - hit[0] <= max_age or self._health_refreshing):
+            return hit[1]
+        return None
 
     def health(self, max_age: float = 5.0) -> dict[str, str | None]:
         """`dagster_health`, cached for `max_age` seconds."""
         hit = self._health
         if hit and time.monotonic() - hit[0] <= max_age:
             return hit[1]
-        answer = dagster_health(self)
+        self._health_refreshing = True
+        try:
+            answer = dagster_health(self)
+        finally:
+            self._health_refreshing = False
         self._health = (time.monotonic(), answer)
         return answer
