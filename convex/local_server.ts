@@ -21,7 +21,7 @@ const modules: Record<string, () => Promise<any>> = {
   "./videos.ts": () => import("./videos"),
   "./scenes.ts": () => import("./scenes"),
 };
-const TABLES = ["tasks", "videos", "scenes", "sceneVersions"];
+const TABLES = ["tasks", "videos", "scenes", "sceneVersions", "sceneEdits"];
 const deployKey = process.env.CONVEX_DEPLOY_KEY ?? "local-test-key";
 let backend = convexTest(schema, modules);
 let outage = false;

@@ -49,6 +49,15 @@ export const taskFields = {
   completedAt: v.optional(v.string()),
 };
 
+// A video's LLM use so far, summed over its steps (the pipeline's budget counts the same).
+export const llmUsage = v.object({
+  calls: v.number(),
+  promptTokens: v.number(),
+  completionTokens: v.number(),
+  totalTokens: v.number(),
+  costUsd: v.number(),
+});
+
 export const videoFields = {
   videoKey: v.string(),
   projectId: v.string(),
@@ -60,7 +69,22 @@ export const videoFields = {
   combinedVersion: v.number(),
   totalDuration: v.optional(v.number()),
   combined: v.optional(v.array(assetRef)),
+  llmUsage: v.optional(llmUsage),
   updatedAt: v.string(),
+};
+
+// One edit of a scene: what was asked, by which model, what the editor applied. An in-place
+// edit (version_increment: false) has fromVersion === toVersion.
+export const editFields = {
+  videoKey: v.string(),
+  sceneNumber: v.number(),
+  fromVersion: v.number(),
+  toVersion: v.number(),
+  editPrompt: v.string(),
+  model: v.string(),
+  applied: v.array(v.string()),
+  taskId: v.optional(v.string()),
+  createdAt: v.string(),
 };
 
 export default defineSchema({
@@ -87,7 +111,8 @@ export default defineSchema({
     .index("by_video_number", ["videoKey", "sceneNumber"])
     .index("by_sceneId", ["sceneId"]),
 
-  // Append-only: one row per version of a scene, with who or what made it.
+  // Append-only: one row per version of a scene, with who or what made it. An in-place edit
+  // replaces a version's assets (new keys beside the old ones) and sets replacedAt.
   sceneVersions: defineTable({
     videoKey: v.string(),
     sceneNumber: v.number(),
@@ -99,5 +124,9 @@ export default defineSchema({
     duration: v.number(),
     assets: v.array(assetRef),
     createdAt: v.string(),
+    replacedAt: v.optional(v.string()),
   }).index("by_scene_version", ["videoKey", "sceneNumber", "version"]),
+
+  // Append-only: every edit of a scene, oldest first.
+  sceneEdits: defineTable(editFields).index("by_scene", ["videoKey", "sceneNumber", "createdAt"]),
 });

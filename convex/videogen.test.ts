@@ -82,4 +82,62 @@ describe("scenes", () => {
     await t.mutation(api.scenes.recordVersion, version(3));
     await expect(t.mutation(api.scenes.recordVersion, version(2))).rejects.toThrow(/VERSION_NOT_NEWER/);
   });
+
+  test("an in-place edit replaces the version's assets and completes the scene again", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.scenes.recordVersion, version(1));
+    await t.mutation(api.scenes.setStatus, {
+      videoKey: "p.s", sceneNumber: 2, sceneId: "s_scene_2", title: "T", status: "rendering", updatedAt: now(20),
+    });
+    const replaced = {
+      videoKey: "p.s", sceneNumber: 2, version: 1, duration: 5, assets: [asset("video", "k/v1/r1/scene.mp4")],
+      replacedAt: now(30),
+    };
+    await t.mutation(api.scenes.replaceVersion, replaced);
+    await t.mutation(api.scenes.replaceVersion, { ...replaced, assets: [asset("video", "old")], replacedAt: now(25) });
+    const history = await t.query(api.scenes.history, { videoKey: "p.s", sceneNumber: 2 });
+    expect(history.map((h) => [h.version, h.duration, h.assets[0].key, h.replacedAt])).toEqual([
+      [1, 5, "k/v1/r1/scene.mp4", now(30)],
+    ]);
+    const scene = await t.query(api.scenes.bySceneId, { sceneId: "s_scene_2" });
+    expect([scene?.version, scene?.status, scene?.duration]).toEqual([1, "completed", 5]);
+    await expect(t.mutation(api.scenes.replaceVersion, { ...replaced, version: 7 })).rejects.toThrow(
+      /VERSION_NOT_FOUND/,
+    );
+  });
+
+  test("edits are recorded once each, oldest first", async () => {
+    const t = convexTest(schema, modules);
+    const edit = {
+      videoKey: "p.s", sceneNumber: 2, fromVersion: 1, toVersion: 2, editPrompt: "make it blue",
+      model: "offline-editor", applied: ["colour"], taskId: "e1", createdAt: now(40),
+    };
+    await t.mutation(api.scenes.recordEdit, edit);
+    await t.mutation(api.scenes.recordEdit, edit);
+    await t.mutation(api.scenes.recordEdit, { ...edit, fromVersion: 2, taskId: "e2", createdAt: now(41) });
+    const edits = await t.query(api.scenes.edits, { videoKey: "p.s", sceneNumber: 2 });
+    expect(edits.map((e) => [e.fromVersion, e.toVersion, e.taskId])).toEqual([
+      [1, 2, "e1"],
+      [2, 2, "e2"],
+    ]);
+  });
+});
+
+describe("videos", () => {
+  const video = {
+    videoKey: "p.s", projectId: "p", sessionId: "s", prompt: "x", sceneCount: 2, status: "progress",
+    planVersion: 1, combinedVersion: 0, updatedAt: now(0),
+  };
+  const usage = (calls: number) => ({
+    calls, promptTokens: 10 * calls, completionTokens: calls, totalTokens: 11 * calls, costUsd: 0.01 * calls,
+  });
+
+  test("LLM usage is mirrored and only goes up", async () => {
+    const t = convexTest(schema, modules);
+    await t.mutation(api.videos.upsert, { ...video, llmUsage: usage(3) });
+    await t.mutation(api.videos.upsert, { ...video, llmUsage: usage(1) });
+    expect((await t.query(api.videos.get, { videoKey: "p.s" }))?.llmUsage?.calls).toBe(3);
+    await t.mutation(api.videos.upsert, { ...video, llmUsage: usage(5) });
+    expect((await t.query(api.videos.get, { videoKey: "p.s" }))?.llmUsage?.totalTokens).toBe(55);
+  });
 });

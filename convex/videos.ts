@@ -13,12 +13,14 @@ export const upsert = mutation({
     if (existing === null) {
       return await ctx.db.insert("videos", args);
     }
-    // Versions only go up, even when an older state is replayed late.
+    // Versions and LLM usage only go up, even when an older state is replayed late.
+    const calls = (u?: { calls: number }) => u?.calls ?? 0;
     await ctx.db.replace(existing._id, {
       ...args,
       planVersion: Math.max(existing.planVersion, args.planVersion),
       combinedVersion: Math.max(existing.combinedVersion, args.combinedVersion),
       combined: args.combinedVersion >= existing.combinedVersion ? args.combined : existing.combined,
+      llmUsage: calls(args.llmUsage) >= calls(existing.llmUsage) ? args.llmUsage : existing.llmUsage,
     });
     return existing._id;
   },

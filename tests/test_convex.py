@@ -12,13 +12,17 @@ import httpx
 import pytest
 
 from videogen_dagster.convex import (
+    LOCAL_ONLY,
+    MIRRORS,
     ConvexClient,
     ConvexFunctionError,
     ConvexOutbox,
     ConvexRequestError,
+    ConvexStale,
     ConvexUnavailable,
     MirroredMetadataStore,
 )
+from videogen_dagster.metastore import WRITERS, Conflict, SqliteMetadataStore
 
 from .conftest import REPO, free_port, run_cli, wait_http
 
@@ -109,6 +113,116 @@ def test_outbox_keeps_order_through_an_outage_and_marks_rejections_dead(convex, 
     assert outbox.pending() == [] and outbox.dead()[0]["path"] == "tasks:upsert"
 
 
+class RecordingClient(ConvexClient):
+    """The real client, noting which mutations it sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent: list[str] = []
+
+    def mutation(self, path, args):
+        self.sent.append(path)
+        return super().mutation(path, args)
+
+
+def _assets(tag: str) -> dict:
+    return {
+        kind: {"bucket": "b", "key": f"p/s/scene_1/{tag}/{kind}", "version_id": "v1", "sha256": "ab" * 32,
+               "bytes": 10, "content_type": ctype}
+        for kind, ctype in (("video", "video/mp4"), ("source", "text/x-python"))
+    }
+
+
+PLAN = {"scene_count": 1, "scenes": [{"scene_number": 1, "title": "Intro"}]}
+COMBINED = {"video": _assets("all")["video"], "subtitles_srt": _assets("srt")["source"],
+            "subtitles_vtt": _assets("vtt")["source"]}
+USAGE = {"calls": 2, "prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120, "cost_usd": 0.01}
+
+# Every writer of the MetadataWriter protocol, called through the mirrored store in the order a
+# generation, then an edit (new version, then in place), then the other endpoints call them,
+# with the Convex mutations each must send (none: LOCAL_ONLY).
+WRITES: list[tuple[str, tuple, dict, tuple[str, ...]]] = [
+    ("register_video", ("p.s", "p", "s", {"content_prompt": "x", "scene_count": 1}), {}, ("videos:upsert",)),
+    ("create_task", ("t1", "generate", "p", "s", "p.s", 6, "preview"),
+     {"exclusive": True, "request": {"content_prompt": "x", "scene_count": 1}}, ("videos:upsert", "tasks:upsert")),
+    ("start_task", ("t1",), {}, ("tasks:upsert",)),
+    ("save_plan", ("p.s", PLAN, 1, {"plan": True}), {}, ("videos:upsert",)),
+    ("add_llm_usage", ("p.s", USAGE), {}, ("videos:upsert",)),
+    ("set_scene_status", ("p.s", 1, "s_scene_1", "Intro", "rendering"), {}, ("scenes:setStatus",)),
+    ("record_scene_version", ("p.s", 1, "s_scene_1", "Intro", 1, _assets("v1"), 4.0, 2.5, "preview", "t1", "r"),
+     {}, ("scenes:recordVersion",)),
+    ("claim_join", ("p.s", "1:1"), {}, ()),
+    ("release_join", ("p.s", "1:1"), {}, ()),
+    ("set_join_token", ("p.s", "1:1"), {}, ()),
+    ("save_combined", ("p.s", 1, COMBINED, 4.0), {}, ("videos:upsert",)),
+    ("update_task", ("t1",), {"status": "completed", "progress": 100, "message": "done"}, ("tasks:upsert",)),
+    ("create_task", ("e1", "edit", "p", "s", "p.s", 4, "preview"), {"scene_id": "s_scene_1", "exclusive": True},
+     ("tasks:upsert",)),
+    ("record_scene_version", ("p.s", 1, "s_scene_1", "Intro", 2, _assets("v2"), 4.1, 2.0, "preview", "e1", "r"),
+     {"edit_prompt": "make it blue"}, ("scenes:recordVersion",)),
+    ("record_edit", ("p.s", 1, 1, 2, "make it blue", "offline-editor", ["colour"], "e1"), {}, ("scenes:recordEdit",)),
+    ("set_scene_status", ("p.s", 1, "s_scene_1", "Intro", "rendering"), {}, ("scenes:setStatus",)),
+    ("replace_scene_version", ("p.s", 1, 2, _assets("v2/r2"), 4.2, {"attempts": []}), {}, ("scenes:replaceVersion",)),
+    ("save_scene_plan", ("p.s", 1, {"scene_number": 1, "title": "Intro (blue)"}), {}, ("videos:upsert",)),
+    ("update_task", ("e1",), {"status": "failed", "error": "boom"}, ("tasks:upsert",)),
+    ("reopen_task", ("e1", "Retrying"), {}, ("tasks:upsert",)),
+    ("create_agent_render", ("a1", None), {}, ()),
+    ("finish_agent_render", ("a1", "completed"), {"result": {"video": "k"}}, ()),
+    ("create_batch", ("b1", "topics", "api", [{"line": 1, "task_id": "t1", "error": None}]), {}, ()),
+    ("finish_batch", ("b1", {"completed": 1}), {}, ()),
+]
+
+
+def test_the_write_table_calls_every_writer_of_the_protocol():
+    assert {name for name, *_ in WRITES} == set(WRITERS)
+    for name, _, _, functions in WRITES:
+        assert bool(functions) == (name in MIRRORS) != (name in LOCAL_ONLY), name
+        assert set(functions) <= set(MIRRORS[name].functions if functions else ()), name
+
+
+def test_every_write_reaches_convex_or_is_declared_local_only(convex, tmp_path):
+    inner = SqliteMetadataStore(tmp_path / "m.sqlite")
+    client = RecordingClient(convex, KEY)
+    store = MirroredMetadataStore(inner, client, ConvexOutbox(tmp_path / "outbox.sqlite"))
+    for name, args, kwargs, functions in WRITES:
+        client.sent.clear()
+        getattr(store, name)(*args, **kwargs)
+        assert tuple(client.sent) == functions, f"{name} sent {client.sent}, not {functions}"
+    assert store.outbox.pending() == [] and store.outbox.dead() == []
+    # The local writes happened (reads go to the wrapped store) ...
+    assert store.get_task("e1") == inner.get_task("e1") and inner.get_task("e1")["status"] == "progress"
+    assert inner.get_batch("b1")["status"] == "done" and inner.get_agent_render("a1")["status"] == "completed"
+    # ... and Convex holds what the local store holds.
+    dump = _dump(convex)
+    assert {t["taskId"]: t["status"] for t in dump["tasks"]} == {"t1": "completed", "e1": "progress"}
+    (video,) = dump["videos"]
+    assert (video["planVersion"], video["combinedVersion"], video["llmUsage"]) == (
+        1, 1, {"calls": 2, "promptTokens": 100, "completionTokens": 20, "totalTokens": 120, "costUsd": 0.01})
+    (scene,) = dump["scenes"]
+    assert (scene["version"], scene["status"], scene["duration"]) == (2, "completed", 4.2)
+    v1, v2 = sorted(dump["sceneVersions"], key=lambda v: v["version"])
+    assert v2["editPrompt"] == "make it blue" and v2["fromVersion"] == 1 and "replacedAt" not in v1
+    assert {a["key"] for a in v2["assets"]} == {a["key"] for a in _assets("v2/r2").values()} and v2["replacedAt"]
+    (edit,) = dump["sceneEdits"]
+    assert (edit["fromVersion"], edit["toVersion"], edit["applied"], edit["taskId"]) == (1, 2, ["colour"], "e1")
+
+
+def test_an_edit_starts_only_from_a_scene_convex_agrees_on(convex, tmp_path):
+    inner = SqliteMetadataStore(tmp_path / "m.sqlite")
+    store = MirroredMetadataStore(inner, ConvexClient(convex, KEY, max_attempts=1), ConvexOutbox(tmp_path / "o.sqlite"))
+    store.record_scene_version("p.s", 1, "s_scene_1", "Intro", 1, _assets("v1"), 4.0, 2.5, "preview", "t1", "r")
+    assert store.current_scene("p.s", 1)["version"] == 1
+    # A version written past the mirror: the two disagree, and the edit must not start.
+    inner.record_scene_version("p.s", 1, "s_scene_1", "Intro", 2, _assets("v2"), 4.0, 2.5, "preview", "t1", "r")
+    with pytest.raises(ConvexStale, match="Convex has version 1, the pipeline 2") as exc:
+        store.current_scene("p.s", 1)
+    assert isinstance(exc.value, Conflict)
+    httpx.post(convex + "/_test/outage", json={"on": True})
+    store.set_scene_status("p.s", 1, "s_scene_1", "Intro", "rendering")  # waits in the outbox
+    with pytest.raises(ConvexUnavailable, match="an edit needs the scene's current metadata"):
+        store.current_scene("p.s", 1)
+
+
 def _normalise(dump: dict, project: str) -> dict:
     """Records without ids, times, checksums and per-render numbers, for comparing two runs."""
     volatile = {"_id", "_creationTime", "createdAt", "updatedAt", "completedAt", "sha256", "bytes",
@@ -152,8 +266,8 @@ def test_outage_mid_generation_loses_nothing(convex, var_dir, tmp_path):
         missing = ConvexOutbox(stormy_dir / "convex_outbox.sqlite").pending()
         assert missing, "the outage should have left updates waiting"
         httpx.post(convex + "/_test/outage", json={"on": False})
-        store = MirroredMetadataStore(stormy_dir / "metadata.sqlite", ConvexClient(convex, KEY),
-                                      ConvexOutbox(stormy_dir / "convex_outbox.sqlite"))
+        store = MirroredMetadataStore(SqliteMetadataStore(stormy_dir / "metadata.sqlite"),
+                                      ConvexClient(convex, KEY), ConvexOutbox(stormy_dir / "convex_outbox.sqlite"))
         assert store.flush() == len(missing)
     finally:
         for k in env:

@@ -1,10 +1,20 @@
 """The metadata store's task rules: progress only forward, one task at a time per video."""
 
+import sqlite3
 import threading
 
 import pytest
 
-from videogen_dagster.metastore import SqliteMetadataStore, VideoBusy
+from videogen_dagster.metastore import (
+    ACTIVE,
+    FINISHED,
+    Conflict,
+    NotFound,
+    SqliteMetadataStore,
+    TaskStatus,
+    VideoBusy,
+)
+from videogen_dagster.metastore.schema import SCHEMA
 
 
 @pytest.fixture
@@ -51,8 +61,40 @@ def test_edits_of_different_scenes_may_run_together_but_not_of_the_same_scene(me
     meta.create_task("e2", "edit", "p", "s", "p.s", 4, "preview", scene_id="s_scene_2", exclusive=True)
     with pytest.raises(VideoBusy, match="e1"):
         meta.create_task("e3", "edit", "p", "s", "p.s", 4, "preview", scene_id="s_scene_1", exclusive=True)
-    with pytest.raises(VideoBusy):
+    with pytest.raises(Conflict):  # VideoBusy is the store's conflict error
         meta.create_task("g", "generate", "p", "s", "p.s", 6, "preview", exclusive=True, request={})
     meta.update_task("e1", status="completed")
     meta.update_task("e2", status="failed", error="x")
     meta.create_task("g", "generate", "p", "s", "p.s", 6, "preview", exclusive=True, request={})
+
+
+def test_statuses_are_one_enum_and_a_finished_task_stays_finished(meta):
+    assert set(FINISHED) | set(ACTIVE) == set(TaskStatus) and not set(FINISHED) & set(ACTIVE)
+    meta.create_task("t", "generate", "p", "s", "p.s", 6, "preview")
+    meta.start_task("t")
+    assert meta.get_task("t")["status"] == TaskStatus.PROGRESS
+    meta.update_task("t", status=TaskStatus.CANCELLED, message="Cancelled")
+    meta.update_task("t", status=TaskStatus.COMPLETED, progress=100)
+    meta.update_task("t", status=TaskStatus.PROGRESS, progress=50)
+    assert meta.get_task("t")["status"] == "cancelled" and not meta.reopen_task("t", "retry")
+
+
+def test_a_scene_plan_needs_the_videos_plan(meta):
+    with pytest.raises(NotFound, match="video p.s has no plan"):
+        meta.save_scene_plan("p.s", 1, {"scene_number": 1})
+    meta.register_video("p.s", "p", "s", {})
+    meta.save_plan("p.s", {"scenes": [{"scene_number": 1, "title": "A"}, {"scene_number": 2, "title": "B"}]}, 1, {})
+    meta.save_scene_plan("p.s", 2, {"scene_number": 2, "title": "B, edited"})
+    assert [s["title"] for s in meta.get_video("p.s")["plan"]["scenes"]] == ["A", "B, edited"]
+
+
+def test_a_store_made_before_the_later_columns_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA.replace("    llm_usage TEXT,\n", "").replace("    extra TEXT,\n", ""))
+        assert "llm_usage" not in {r[1] for r in db.execute("PRAGMA table_info(videos)")}
+    meta = SqliteMetadataStore(path)
+    meta.register_video("p.s", "p", "s", {})
+    meta.add_llm_usage("p.s", {"calls": 1, "cost_usd": 0.5})
+    assert meta.get_video("p.s")["llm_usage"]["calls"] == 1
+    assert meta.claim_join("p.s", "1:1") and not meta.claim_join("p.s", "1:1")

@@ -1,0 +1,28 @@
+"""The Convex mirror of the metadata store, over Convex's HTTP function API (httpx).
+
+client.py: the HTTP client and its typed errors; outbox.py: the durable, ordered queue of
+mutations; records.py: store records as the mutations' arguments; mirror.py: the store wrapper
+that mirrors every write, and open_metadata_store, the factory the resource and the bridge use.
+"""
+
+from videogen_dagster.convex.client import (
+    ConvexClient,
+    ConvexError,
+    ConvexFunctionError,
+    ConvexRequestError,
+    ConvexStale,
+    ConvexUnavailable,
+)
+from videogen_dagster.convex.mirror import (
+    LOCAL_ONLY,
+    MIRRORS,
+    MirroredMetadataStore,
+    open_metadata_store,
+)
+from videogen_dagster.convex.outbox import ConvexOutbox
+
+__all__ = [
+    "LOCAL_ONLY", "MIRRORS", "ConvexClient", "ConvexError", "ConvexFunctionError", "ConvexOutbox",
+    "ConvexRequestError", "ConvexStale", "ConvexUnavailable", "MirroredMetadataStore",
+    "open_metadata_store",
+]

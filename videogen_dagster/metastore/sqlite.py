@@ -1,0 +1,12 @@
+"""The embedded metadata store: one SQLite file (see db.py for connections and transactions)."""
+
+from __future__ import annotations
+
+from videogen_dagster.metastore.tasks import SqliteTasks
+from videogen_dagster.metastore.videos import SqliteVideos
+
+
+class SqliteMetadataStore(SqliteVideos, SqliteTasks):
+    """The MetadataStore on SQLite: videos and scenes (videos.py), tasks, the agent endpoint's
+    renders and batches (tasks.py). Every write is a transaction; progress only moves forward
+    and a finished task stays finished."""
