@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
 from api_bridge.settings import Settings
 from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.pipeline.progress import cancel, fail
 
 # Fixed costs of a chain beyond the renders: the plan run, one chain-sensor tick (the sensor
 # daemon loops every 5 s), queueing and warm run start-ups (measured 3-7 s; the join runs in the
@@ -60,13 +61,13 @@ def apply_runs(meta: SqliteMetadataStore, task: dict, runs: list[RunInfo]) -> di
     cancelled = [r for r in latest.values() if r.status in ("CANCELED", "CANCELING")]
     if failed:
         r = failed[0]
-        meta.update_task(
-            task["task_id"], status="failed",
-            error=task.get("error") or f"run {r.run_id} ({r.job_name}, {r.partition}) failed",
-            message=task["message"] if task.get("error") else "A pipeline run failed",
+        fail(
+            meta, task["task_id"], None,
+            task.get("error") or f"run {r.run_id} ({r.job_name}, {r.partition}) failed",
+            task["message"] if task.get("error") else "A pipeline run failed",
         )
     elif cancelled:
-        meta.update_task(task["task_id"], status="cancelled", message="Task cancelled")
+        cancel(meta, task["task_id"], "Task cancelled")
     else:
         return task
     return meta.get_task(task["task_id"]) or task

@@ -172,8 +172,11 @@ def serve(sock_path: str, preload: list[str], ref_file: str | None = None) -> in
     snapshot = _own_module_files()
     parent = os.getppid()
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
+    # The launcher waits for the socket's path to appear: it appears only once listening (bound
+    # under another name, then renamed), or a connect in between is refused (seen under load).
+    srv.bind(sock_path + ".binding")
     srv.listen(64)
+    os.rename(sock_path + ".binding", sock_path)
     children: dict[int, dict] = {}
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher's process decides when we stop
     print(f"warm worker {os.getpid()} ready on {sock_path} ({len(snapshot)} own module files watched)", file=sys.stderr)

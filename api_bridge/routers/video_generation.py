@@ -47,6 +47,7 @@ from videogen_dagster.pipeline import (
     scenes_to_retry,
     task_result,
 )
+from videogen_dagster.pipeline.progress import fail
 from videogen_dagster.tags import (
     COMBINE_JOB,
     PLAN_JOB,
@@ -71,10 +72,13 @@ def _task_for(meta, principal: Principal, task_id: str) -> dict:
     return task
 
 
+LAUNCH_FAILED = "Could not start the pipeline"
+
+
 def _launch_failed(meta, task_id: str, exc: Exception) -> ApiError:
     """The task fails with the reason; the client gets one sentence: 503 when Dagster is
     unavailable (retried for a while already), 500 when it refused the launch outright."""
-    meta.update_task(task_id, status="failed", error=str(exc), message="Could not start the pipeline")
+    fail(meta, task_id, None, exc, LAUNCH_FAILED)
     if isinstance(exc, DagsterRejected):
         return ApiError(500, f"the pipeline refused the task: {exc}", "INTERNAL_ERROR")
     return ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE")
@@ -327,7 +331,7 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
             launched += 1
     except (DagsterUnavailable, DagsterRejected) as exc:
         for t in tasks[launched + 1:]:
-            meta.update_task(t.task_id, status="failed", error=str(exc), message="Could not start the pipeline")
+            fail(meta, t.task_id, None, exc, LAUNCH_FAILED)
         raise _launch_failed(meta, tasks[launched].task_id, exc) from exc
     return BatchAccepted(batch_id=batch_id, status="queued", message=f"{len(tasks)} videos queued", tasks=tasks)
 

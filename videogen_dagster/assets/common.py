@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from videogen_dagster.pipeline import Services
+from videogen_dagster.pipeline.services import Services
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource

@@ -5,7 +5,7 @@ import dagster as dg
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.models import GenerateRequest, format_validation_error, split_video_key
 from videogen_dagster.partitions import videos_partitions
-from videogen_dagster.pipeline import run_plan
+from videogen_dagster.pipeline.plan import run_plan
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource

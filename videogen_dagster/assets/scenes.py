@@ -5,7 +5,9 @@ import dagster as dg
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.assets.video import output_metadata
 from videogen_dagster.partitions import scene_partitions, video_to_scenes
-from videogen_dagster.pipeline import EditSpec, join_when_complete, run_combine, run_scene
+from videogen_dagster.pipeline.edit import EditSpec
+from videogen_dagster.pipeline.join import join_when_complete, run_combine
+from videogen_dagster.pipeline.scene import run_scene
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource

@@ -4,7 +4,7 @@ import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.partitions import video_to_scenes, videos_partitions
-from videogen_dagster.pipeline import CombineOutcome, run_combine
+from videogen_dagster.pipeline.join import CombineOutcome, run_combine
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource

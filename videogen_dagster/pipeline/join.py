@@ -1,0 +1,231 @@
+"""Step 3, the join: whichever scene run first finds every planned scene rendered claims the join
+of that exact set of scene versions, joins the scenes and their subtitles, and writes the
+manifest; the task then completes with its fixed result record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from videogen_dagster import media
+from videogen_dagster.codegen import Cue
+from videogen_dagster.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.models import GenerateRequest, parse_scene_id
+from videogen_dagster.models import video_key as make_video_key
+from videogen_dagster.objectstore import ObjectStore, StoredObject, video_object_key
+from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, total_steps
+from videogen_dagster.pipeline.progress import advance, complete, fail
+from videogen_dagster.pipeline.results import render_result, snapshot_result
+from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, Services
+from videogen_dagster.planning import VideoPlan
+
+
+@dataclass
+class CombineOutcome:
+    version: int
+    video: StoredObject
+    subtitles_srt: StoredObject
+    subtitles_vtt: StoredObject
+    manifest: StoredObject
+    info: media.VideoInfo
+    method: str
+    result: dict
+
+
+def scenes_token(scenes: dict[int, dict], scene_count: int) -> str | None:
+    """Names the exact set of scene versions a join would use (number, version and video
+    checksum, so an in-place edit counts as a change); None while a planned scene is not rendered."""
+    parts = []
+    for n in range(1, scene_count + 1):
+        s = scenes.get(n)
+        if not s or s["status"] != "completed" or not s.get("assets"):
+            return None
+        parts.append(f"{n}:{s['version']}:{s['assets']['video'].get('sha256', '')}")
+    return ",".join(parts)
+
+
+def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome | None:
+    """The join, made by whichever scene run first finds every planned scene rendered (no wait for
+    a separate join run). None when a scene is still missing, when this set of scenes is already
+    joined or being joined, or when the task was cancelled or failed."""
+    task = svc.meta.get_task(task_id) if task_id else None
+    if task and task["status"] in ("cancelled", "failed"):
+        return None
+    plan = load_plan(svc.meta, video_key)
+    token = scenes_token(
+        {s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}, plan.scene_count
+    )
+    if token is None or not svc.meta.claim_join(video_key, token):
+        return None
+    try:
+        return run_combine(svc, video_key, task_id)
+    except BaseException:
+        svc.meta.release_join(video_key, token)
+        raise
+
+
+@dataclass
+class _Join:
+    """One join: the video, its plan and rendered scenes, the task, and where to write."""
+
+    svc: Services
+    video_key: str
+    plan: VideoPlan
+    scenes: dict[int, dict]
+    task_id: str | None
+    total: int  # the task's steps
+    # An edit task's scene id ("the scene" when it names none); None: a generation.
+    edited: str | None
+    store: ObjectStore
+    prefix: str
+    work: Path
+
+
+def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome:
+    plan = load_plan(svc.meta, video_key)
+    scenes = {s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}
+    missing = [
+        n
+        for n in range(1, plan.scene_count + 1)
+        if n not in scenes or scenes[n]["status"] != "completed" or not scenes[n].get("assets")
+    ]
+    if missing:
+        raise PipelineError(
+            f"video {video_key!r} cannot be joined: scene(s) {missing} of {plan.scene_count} "
+            "are not rendered (the plan names exactly which scenes must exist)"
+        )
+    task = svc.meta.get_task(task_id) if task_id else None
+    edited = (task.get("scene_id") or "the scene") if task and task["kind"] == "edit" else None
+    total = EDIT_STEPS if edited else total_steps(plan.scene_count)
+    advance(
+        svc.meta,
+        task_id,
+        total - 2,
+        total,
+        f"Re-joining the video with the edited {edited}..." if edited else "Combining scenes...",
+        "combine",
+    )
+    store, prefix = svc.store_for(load_request(svc.meta, video_key))
+    work = Path(tempfile.mkdtemp(prefix="combine-", dir=svc.work_folder()))
+    try:
+        return _join(
+            _Join(svc, video_key, plan, scenes, task_id, total, edited, store, prefix, work)
+        )
+    except Exception as exc:
+        fail(svc.meta, task_id, "combine", exc, "Combining scenes failed")
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _join(j: _Join) -> CombineOutcome:
+    meta = j.svc.meta
+    out, method, info, cues = _concat(j)
+    video = meta.get_video(j.video_key) or {}
+    version = int(video.get("combined_version") or 0) + 1
+
+    def key(name: str) -> str:
+        return video_object_key(j.prefix, j.plan.project_id, j.plan.session_id, version, name)
+
+    vid = j.store.put_file(key("combined.mp4"), out)
+    srt = j.store.put_bytes(key("subtitles.srt"), media.to_srt(cues).encode())
+    vtt = j.store.put_bytes(key("subtitles.vtt"), media.to_vtt(cues).encode())
+    advance(meta, j.task_id, j.total - 1, j.total, "Writing manifest...", "manifest")
+    combined = {
+        "version": version,
+        "video": {**vid.as_dict(), "media": info.as_metadata()},
+        "subtitles_srt": srt.as_dict(),
+        "subtitles_vtt": vtt.as_dict(),
+        "join_method": method,
+    }
+    manifest = build_manifest(j.svc, j.plan, video, j.scenes, combined)
+    man = j.store.put_bytes(key("manifest.json"), json.dumps(manifest, indent=2).encode())
+    combined["manifest"] = man.as_dict()
+    meta.save_combined(j.video_key, version, combined, info.duration)
+    meta.set_join_token(j.video_key, scenes_token(j.scenes, j.plan.scene_count) or "")
+    record = snapshot_result(meta, j.video_key, j.task_id)
+    result = render_result(record, j.svc.stores)
+    if j.task_id:
+        complete(meta, j.task_id, j.total, _done_message(j, version), record)
+    return CombineOutcome(version, vid, srt, vtt, man, info, method, result)
+
+
+def _concat(j: _Join) -> tuple[Path, str, media.VideoInfo, list[Cue]]:
+    """The scenes joined in order (the joined file, how, its probe) and their subtitles, offset."""
+    parts, cue_sets, infos = [], [], []
+    for n in range(1, j.plan.scene_count + 1):
+        assets = j.scenes[n]["assets"]
+        local = j.store.download(assets["video"]["key"], j.work / f"{n:02d}.mp4")
+        parts.append(local)
+        cues = media.parse_srt(j.store.get_bytes(assets["subtitles"]["key"]).decode())
+        # Duration and streams were probed when the scene was stored: no second probe.
+        cue_sets.append((cues, float(j.scenes[n]["duration"])))
+        infos.append(
+            media.VideoInfo.from_metadata(assets["video"].get("media") or {}, local.stat().st_size)
+        )
+    out = j.work / "combined.mp4"
+    method = media.concat(parts, out, infos)
+    info = media.probe(out)
+    expected = sum(d for _, d in cue_sets)
+    if abs(info.duration - expected) > DURATION_TOLERANCE:
+        raise PipelineError(
+            f"joined video lasts {info.duration:.3f}s but its scenes add up to {expected:.3f}s"
+        )
+    return out, method, info, media.offset_cues(cue_sets)
+
+
+def _done_message(j: _Join, version: int) -> str:
+    if j.edited is None:
+        return "Video generation completed"
+    n = parse_scene_id(j.edited)[1]
+    v = j.scenes[n]["version"] if n in j.scenes else "?"
+    return f"Edit completed: scene {n} is at version {v}; video re-joined (version {version})"
+
+
+def build_manifest(
+    svc: Services, plan: VideoPlan, video: dict, scenes: dict, combined: dict
+) -> dict:
+    request = GenerateRequest.model_validate(video["request"])
+    width, height, fps = request.render_config.output_format()
+    return {
+        "manifest_version": 1,
+        "project_id": plan.project_id,
+        "session_id": plan.session_id,
+        "prompt": plan.prompt,
+        "topic": plan.topic,
+        "planner": plan.planner,
+        "source": plan.source,
+        "render": {
+            "quality": request.render_config.quality,
+            "width": width,
+            "height": height,
+            "fps": fps,
+        },
+        "llm_usage": video.get("llm_usage"),
+        "plan": {"version": video.get("plan_version"), **(video.get("plan_object") or {})},
+        "scenes": [
+            {
+                "scene_id": scenes[n]["scene_id"],
+                "scene_number": n,
+                "title": scenes[n]["title"],
+                "version": scenes[n]["version"],
+                "duration": scenes[n]["duration"],
+                "assets": scenes[n]["assets"],
+                **_version_extra(svc.meta, plan, n, scenes[n]["version"]),
+            }
+            for n in range(1, plan.scene_count + 1)
+        ],
+        "combined": combined,
+        "created_at": now_iso(),
+    }
+
+
+def _version_extra(meta: SqliteMetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
+    """Coder, failed attempts and LLM usage/retrievals of one scene version."""
+    for h in meta.scene_history(make_video_key(plan.project_id, plan.session_id), n):
+        if h["version"] == version:
+            return {**(h.get("extra") or {}), "edit_prompt": h.get("edit_prompt")}
+    return {}

@@ -1,0 +1,104 @@
+"""Step 1, the plan: register a video's request, then plan its scenes and store the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.models import GenerateRequest, scene_id
+from videogen_dagster.objectstore import StoredObject, plan_key
+from videogen_dagster.pipeline.progress import advance, fail
+from videogen_dagster.pipeline.services import PipelineError, Services
+from videogen_dagster.planning import VideoPlan
+
+EDIT_STEPS = 4  # render the edit, store it, re-join, manifest
+
+
+def total_steps(scene_count: int) -> int:
+    """plan + one per scene + combine + manifest."""
+    return scene_count + 3
+
+
+def register_request(
+    meta: SqliteMetadataStore, request: GenerateRequest, task_id: str, message: str = "Task queued"
+) -> dict:
+    """Record a video's request and its generate task (idempotent for the same task id)."""
+    assert request.session_id, "call with_session() first"
+    # One transaction: refuses (VideoBusy) while the video is being generated or edited, else
+    # stores the request and the task. A video that exists gets new versions beside its old ones.
+    return meta.create_task(
+        task_id,
+        "generate",
+        request.project_id,
+        request.session_id,
+        request.video_key,
+        total_steps(request.scene_count),
+        request.render_config.quality,
+        message=message,
+        exclusive=True,
+        request=request.to_stored(),
+    )
+
+
+def load_request(meta: SqliteMetadataStore, video_key: str) -> GenerateRequest:
+    video = meta.get_video(video_key)
+    if video is None:
+        raise PipelineError(
+            f"video {video_key!r} is not registered: start it with `videogen generate` or the "
+            "REST API, or give content_prompt in the scene_plan run config"
+        )
+    return GenerateRequest.model_validate(video["request"])
+
+
+def load_plan(meta: SqliteMetadataStore, video_key: str) -> VideoPlan:
+    video = meta.get_video(video_key)
+    if not video or not video.get("plan"):
+        raise PipelineError(f"video {video_key!r} has no plan yet: materialise scene_plan first")
+    return VideoPlan.model_validate(video["plan"])
+
+
+@dataclass
+class PlanOutcome:
+    plan: VideoPlan
+    version: int
+    obj: StoredObject
+
+
+def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
+    request = load_request(svc.meta, video_key)
+    total = total_steps(request.scene_count)
+    if task_id:
+        svc.meta.start_task(task_id)
+    advance(svc.meta, task_id, 0, total, "Planning scenes...", "planning")
+    try:
+        plan, version, obj = _plan_and_store(svc, request, video_key)
+    except Exception as exc:
+        fail(svc.meta, task_id, "plan", exc, "Planning failed")
+        raise
+    svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
+    for s in plan.scenes:
+        svc.meta.set_scene_status(
+            video_key, s.scene_number, scene_id(plan.session_id, s.scene_number), s.title, "queued"
+        )
+    advance(
+        svc.meta, task_id, 1, total, f"Planned {plan.scene_count} scenes; rendering...", "planned"
+    )
+    return PlanOutcome(plan, version, obj)
+
+
+def _plan_and_store(
+    svc: Services, request: GenerateRequest, video_key: str
+) -> tuple[VideoPlan, int, StoredObject]:
+    store, prefix = svc.store_for(request)
+    # A missing bucket or bad credentials fail here, before any rendering is spent.
+    store.check()
+    agents = svc.agents_for(request, video_key)
+    try:
+        plan = agents.plan(request) if agents else svc.planner(request)
+    finally:
+        if agents and agents.client.budget.used.calls:
+            svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
+    video = svc.meta.get_video(video_key) or {}
+    version = int(video.get("plan_version") or 0) + 1
+    key = plan_key(prefix, request.project_id, plan.session_id, version)
+    return plan, version, store.put_bytes(key, plan.model_dump_json(indent=2).encode())

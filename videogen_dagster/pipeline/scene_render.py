@@ -1,0 +1,124 @@
+"""The scene's code and its renders: the first code (template, LLM or an edit of the stored
+source), the fix loop after a failed render, the visual fix, and the duration checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from videogen_dagster import media
+from videogen_dagster.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
+from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, offline_fix
+from videogen_dagster.rendering import RenderError, RenderResult
+
+
+def first_code(job: SceneJob) -> GeneratedScene:
+    agents, request, plan = job.agents, job.request, job.scene_plan
+    if agents and job.editing:
+        assert job.edit and job.before
+        # The stored source is the starting point, read from the object store.
+        store, _ = job.svc.store_for(request)
+        source = store.get_bytes(job.before["assets"]["source"]["key"]).decode()
+        generated = agents.edit(plan, source, job.edit.prompt, request, job.target)
+        job.edits = [f"rewritten by {agents.scene_model}"]
+        return generated
+    if agents:
+        return agents.code(plan, request)
+    if job.target is not None:
+        return generate_scene_code(plan, request.render_config.max_scene_duration, job.target)
+    return job.svc.coder(plan, request)
+
+
+def render_with_fixes(
+    job: SceneJob, generated: GeneratedScene, work: Path, log: Attempts
+) -> Rendered:
+    """Render; after a failure, render a fixed version, up to 1 + max_retries attempts in all."""
+    max_attempts = 1 + job.request.render_config.max_retries
+    while True:
+        log.count += 1
+        try:
+            result = job.svc.renderer(
+                generated.code,
+                generated.class_name,
+                work / f"attempt{log.count}",
+                job.request.render_config,
+                timeout=job.svc.render_timeout,
+            )
+            _check_length(job, generated, result)
+            return Rendered(generated, result)
+        except RenderError as exc:
+            log.errors.append(f"attempt {log.count}: {exc}")
+            log.tried.append((generated.code, f"{exc}\n{exc.log[-2000:]}"))
+            fixed = _fix(job, generated, exc) if log.count < max_attempts else None
+            if fixed is None:
+                raise PipelineError(
+                    f"scene {job.number} failed after {log.count} attempt(s): {exc}\n{exc.log[-1500:]}"
+                ) from exc
+            generated = fixed
+
+
+def _fix(job: SceneJob, generated: GeneratedScene, error: RenderError) -> GeneratedScene | None:
+    """The next attempt's code (None: nothing left to try)."""
+    if job.agents:
+        return job.agents.fix(job.scene_plan, generated, f"{error}\n{error.log}", job.request)
+    fixed_plan = offline_fix(job.scene_plan, error)
+    if fixed_plan is None:
+        return None
+    return generate_scene_code(fixed_plan, job.request.render_config.max_scene_duration, job.target)
+
+
+def _check_length(job: SceneJob, generated: GeneratedScene, result: RenderResult) -> None:
+    """Template timelines are fitted to the limit (up to frame rounding); code written elsewhere
+    is measured. Too long is a defect like any other: it goes back to the fix loop."""
+    limit = job.request.render_config.max_scene_duration
+    if (
+        generated.spread_cues
+        and job.target is None
+        and result.info.duration > limit + DURATION_TOLERANCE
+    ):
+        raise RenderError(
+            f"the scene lasts {result.info.duration:.2f}s; max_scene_duration is {limit:g}s",
+            "Shorten the animations: the sum of run_time and wait values must not exceed the limit.",
+        )
+
+
+def visual_fix(
+    job: SceneJob, rendered: Rendered, work: Path, errors: list[str], rounds: int = 2
+) -> Rendered:
+    """Show frames of the render to a vision model; re-render its corrections (bounded rounds).
+    A correction that fails to render is dropped and the last good render kept."""
+    svc, request = job.svc, job.request
+    for r in range(1, rounds + 1):
+        result = rendered.result
+        frames = media.frames(
+            result.video, work / f"frames{r}", count=3, duration=result.info.duration
+        )
+        problems, corrected = job.agents.review_frames(
+            job.scene_plan, rendered.generated, frames, request
+        )
+        if corrected is None:
+            break
+        try:
+            result = svc.renderer(
+                corrected.code,
+                corrected.class_name,
+                work / f"visual{r}",
+                request.render_config,
+                timeout=svc.render_timeout,
+            )
+            rendered = Rendered(corrected, result)
+            errors.append(f"visual fix {r}: {'; '.join(problems) or 'layout corrected'}")
+        except RenderError as exc:
+            errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")
+            break
+    return rendered
+
+
+def check_timing(job: SceneJob, result: RenderResult) -> None:
+    """An edit with preserve_timing keeps the scene's duration, or changes nothing."""
+    target = job.target
+    if target is not None and abs(result.info.duration - target) > DURATION_TOLERANCE:
+        raise PipelineError(
+            f"the edited scene {job.number} lasts {result.info.duration:.2f}s, not {target:.2f}s "
+            "(preserve_timing); the current version is kept"
+        )

@@ -1,0 +1,95 @@
+"""Storing a rendered scene: its four files under the version's keys, every failed attempt's
+source, then (only once every object is written) the metadata record that points at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from videogen_dagster import media
+from videogen_dagster.codegen import Cue, GeneratedScene
+from videogen_dagster.objectstore import scene_object_key
+from videogen_dagster.pipeline.scene_job import Rendered, SceneJob, SceneOutcome
+
+SCENE_FILES = {
+    "source": "scene.py",
+    "video": "scene.mp4",
+    "thumbnail": "thumbnail.jpg",
+    "subtitles": "subtitles.srt",
+}
+
+
+def store_scene(
+    job: SceneJob, rendered: Rendered, work: Path, tried: list[tuple[str, str]], llm: dict | None
+) -> SceneOutcome:
+    svc, n, result = job.svc, job.number, rendered.result
+    files = _write_files(rendered, work)
+    version = (
+        job.before["version"]
+        if job.in_place and job.before
+        else svc.meta.next_scene_version(job.video_key, n)
+    )
+    store, prefix = svc.store_for(job.request)
+    # An in-place edit keeps the version number but writes beside the version's earlier files
+    # (v{n}/r{k}/...): what a finished task made stays exactly as it was.
+    folder = f"r{len(svc.meta.edit_history(job.video_key, n)) + 1}/" if job.in_place else ""
+
+    def key(name: str) -> str:
+        return scene_object_key(
+            prefix, job.plan.project_id, job.plan.session_id, n, version, folder + name
+        )
+
+    objects = {kind: store.put_file(key(SCENE_FILES[kind]), path) for kind, path in files.items()}
+    assets = {k: o.as_dict() for k, o in objects.items()}
+    assets["video"]["media"] = result.info.as_metadata()
+    # Every failed attempt is kept as a version of the source, with its error.
+    attempts = [
+        {
+            "attempt": i,
+            "source": store.put_bytes(key(f"attempts/attempt{i}.py"), code.encode()).as_dict(),
+            "error": error[-2000:],
+        }
+        for i, (code, error) in enumerate(tried, 1)
+    ]
+    generated = rendered.generated
+    extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
+    # Only after every object is written does the record point at them.
+    if job.in_place:
+        svc.meta.replace_scene_version(
+            job.video_key, n, version, assets, result.info.duration, extra
+        )
+    else:
+        svc.meta.record_scene_version(
+            job.video_key,
+            n,
+            job.sid,
+            job.scene_plan.title,
+            version,
+            assets,
+            result.info.duration,
+            result.seconds,
+            job.request.render_config.quality,
+            job.task_id,
+            job.run_id,
+            job.edit.prompt if job.edit else None,
+            extra=extra,
+        )
+    return SceneOutcome(n, version, objects, result.info, result.seconds, 1, generated.coder, [])
+
+
+def _write_files(rendered: Rendered, work: Path) -> dict[str, Path]:
+    """The scene's files in the work folder: source, video, thumbnail and subtitles."""
+    generated, result = rendered.generated, rendered.result
+    info = result.info
+    # The frame just before the outro shows the scene at its fullest.
+    thumb = media.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
+    srt = work / "subtitles.srt"
+    srt.write_text(media.to_srt(_cues(generated, info.duration)), encoding="utf-8")
+    source = work / "scene.py"
+    source.write_text(generated.code, encoding="utf-8")
+    return {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
+
+
+def _cues(generated: GeneratedScene, duration: float) -> list[Cue]:
+    if generated.spread_cues:
+        return media.spread_cues([c.text for c in generated.cues], duration)
+    return media.fit_cues(generated.cues, duration)

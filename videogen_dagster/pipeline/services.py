@@ -1,0 +1,81 @@
+"""What every step needs: the services locator (stores, metadata, planner, coder, renderer,
+LLM agents), the offline planner and coder, and the pipeline's error type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videogen_dagster.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.models import GenerateRequest
+from videogen_dagster.objectstore import ObjectStore, StoreConfig
+from videogen_dagster.planning import ScenePlan, VideoPlan, plan_offline
+from videogen_dagster.rendering import RenderError, RenderResult, latex_available, render_scene
+
+# How far a measured duration may be from the expected one (frame rounding).
+DURATION_TOLERANCE = 0.1
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+Planner = Callable[[GenerateRequest], VideoPlan]
+Coder = Callable[[ScenePlan, GenerateRequest], GeneratedScene]
+
+
+def offline_planner(request: GenerateRequest) -> VideoPlan:
+    assert request.session_id
+    return plan_offline(
+        request.project_id,
+        request.session_id,
+        request.content_prompt,
+        request.scene_count,
+        latex_available(),
+    )
+
+
+def template_coder(plan: ScenePlan, request: GenerateRequest) -> GeneratedScene:
+    return generate_scene_code(plan, request.render_config.max_scene_duration)
+
+
+def offline_fix(plan: ScenePlan, error: RenderError) -> ScenePlan | None:
+    """The template coder's one repair: drop LaTeX when a LaTeX scene failed. None = no fix."""
+    if plan.visual.get("use_latex"):
+        return plan.model_copy(update={"visual": {**plan.visual, "use_latex": False}})
+    return None
+
+
+@dataclass
+class Services:
+    """The collaborators a step needs; resources build one of these per run."""
+
+    stores: StoreConfig
+    meta: SqliteMetadataStore
+    workdir: Path
+    planner: Planner = offline_planner
+    coder: Coder = template_coder
+    render_timeout: float = 300.0
+    renderer: Callable[..., RenderResult] = field(default=render_scene)
+
+    agents_factory: Callable[[GenerateRequest, dict], Any] | None = None
+
+    def agents_for(self, request: GenerateRequest, video_key: str):
+        """LLM agents for this video (None: the offline planner/coder), with the budget left."""
+        if self.agents_factory is None:
+            return None
+        video = self.meta.get_video(video_key) or {}
+        return self.agents_factory(request, video.get("llm_usage") or {})
+
+    def store_for(self, request: GenerateRequest) -> tuple[ObjectStore, str]:
+        """The object store and key prefix of one video (its s3_config overrides the defaults)."""
+        s3 = request.s3_config.model_dump()
+        return self.stores.store_for(s3), self.stores.prefix_for(s3)
+
+    def work_folder(self) -> Path:
+        """The folder that steps make their temporary work folders in (created on first use)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        return self.workdir
