@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from api_bridge import errors
 from api_bridge.middleware import BodyLimitMiddleware
-from api_bridge.routers import agents, video_generation
+from api_bridge.routers import agents, batches, video_generation
 from api_bridge.schemas import ERROR_DESCRIPTIONS, ErrorPublic
 from api_bridge.settings import get_settings
 
@@ -85,6 +85,7 @@ def create_app(max_body_bytes: int | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(video_generation.router)
+    app.include_router(batches.router)
     app.include_router(agents.router)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -5,14 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api_bridge.auth import CurrentPrincipal, Principal
+from api_bridge.auth import CurrentPrincipal
 from api_bridge.dagster_client import DagsterRejected, DagsterUnavailable
 from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
+from api_bridge.launching import create_exclusive, first_busy, launch_failed, task_for
 from api_bridge.schemas import (
-    BatchAccepted,
-    BatchStatusPublic,
-    BatchTask,
     CancelPublic,
     EditAccepted,
     EditSceneRequest,
@@ -28,9 +26,7 @@ from api_bridge.tasks import (
     estimate_minutes,
     estimated_completion,
     reconcile,
-    reconcile_now,
 )
-from videogen_dagster import batches
 from videogen_dagster.metastore import VideoBusy
 from videogen_dagster.models import (
     GenerateRequest,
@@ -47,7 +43,7 @@ from videogen_dagster.pipeline import (
     scenes_to_retry,
     task_result,
 )
-from videogen_dagster.pipeline.progress import fail
+from videogen_dagster.pipeline.progress import cancel
 from videogen_dagster.tags import (
     COMBINE_JOB,
     PLAN_JOB,
@@ -64,42 +60,6 @@ router = APIRouter(
 )
 
 
-def _task_for(meta, principal: Principal, task_id: str) -> dict:
-    task = meta.get_task(task_id)
-    # Another project's task is indistinguishable from a missing one.
-    if task is None or not principal.may_use(task["project_id"]):
-        raise ApiError(404, f"task {task_id!r} not found")
-    return task
-
-
-LAUNCH_FAILED = "Could not start the pipeline"
-
-
-def _launch_failed(meta, task_id: str, exc: Exception) -> ApiError:
-    """The task fails with the reason; the client gets one sentence: 503 when Dagster is
-    unavailable (retried for a while already), 500 when it refused the launch outright."""
-    fail(meta, task_id, None, exc, LAUNCH_FAILED)
-    if isinstance(exc, DagsterRejected):
-        return ApiError(500, f"the pipeline refused the task: {exc}", "INTERNAL_ERROR")
-    return ApiError(503, f"the pipeline could not be started: {exc}", "SERVICE_UNAVAILABLE")
-
-
-def _create_exclusive(meta, dagster, create) -> dict:
-    """`create()` a task that must be alone on its video; 409 while another task works on it.
-    A blocking task whose runs already ended (nobody has polled it since) is settled with
-    Dagster first, so a dead task never blocks a video."""
-    try:
-        return create()
-    except VideoBusy as exc:
-        settled = reconcile_now(meta, dagster, exc.task)
-        if settled["status"] not in TERMINAL:
-            raise ApiError(409, str(exc), "CONFLICT") from exc
-    try:
-        return create()
-    except VideoBusy as exc:
-        raise ApiError(409, str(exc), "CONFLICT") from exc
-
-
 @router.post("/generate", status_code=202, response_model=GenerateAccepted, responses=error_responses(
     400, 401, 404, 409, 413, 503, notes={
         404: "the token does not cover project_id", 409: "this video is being generated or edited",
@@ -111,14 +71,14 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
     request = body.with_session()
     key = request.video_key
     task_id = new_task_id()
-    task = _create_exclusive(
+    task = create_exclusive(
         meta, dagster, lambda: register_request(meta, request, task_id, message="Video generation queued")
     )
     try:
         dagster.add_video_partition(key)
         dagster.launch(PLAN_JOB, plan_run_tags(key, task_id, request))
     except (DagsterUnavailable, DagsterRejected) as exc:
-        raise _launch_failed(meta, task_id, exc) from exc
+        raise launch_failed(meta, task_id, exc) from exc
     return GenerateAccepted(
         task_id=task_id, project_id=request.project_id, session_id=request.session_id or "",
         status="queued", message=f"Video generation queued: {request.scene_count} scenes",
@@ -145,7 +105,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     scene = meta.get_scene(key, number) if principal.may_use(body.project_id) else None
     if scene is not None and scene["status"] != "completed" and scene["version"]:
         # A rendered scene that a re-generation (or another edit) is redoing right now.
-        busy = next((t for t in meta.active_tasks(key) if reconcile_now(meta, dagster, t)["status"] not in TERMINAL), None)
+        busy = first_busy(meta, dagster, key)
         if busy:
             raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: "
                            f"{VideoBusy(key, busy)}", "CONFLICT")
@@ -168,7 +128,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
     task_id = new_task_id()
     try:
-        task = _create_exclusive(meta, dagster, lambda: meta.create_task(
+        task = create_exclusive(meta, dagster, lambda: meta.create_task(
             task_id, "edit", body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
             message=f"Edit of scene {number} queued", exclusive=True,
         ))
@@ -185,7 +145,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     try:
         dagster.launch(SCENE_JOB, tags, run_config)
     except (DagsterUnavailable, DagsterRejected) as exc:
-        raise _launch_failed(meta, task_id, exc) from exc
+        raise launch_failed(meta, task_id, exc) from exc
     return EditAccepted(
         task_id=task_id, scene_id=body.scene_id, project_id=body.project_id, status="queued",
         message=f"Edit of scene {number} queued",
@@ -197,7 +157,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
 @router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic, responses=error_responses(401, 404))
 async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
     """Status, progress (0-100), message and current step of a task."""
-    task, problem = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
     result = task_result(meta, store, task) if task["status"] == "completed" else None
     message = task["message"]
     if problem:
@@ -217,7 +177,7 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
 @router.get("/tasks/{task_id}/result", response_model=TaskResultPublic, responses=error_responses(401, 404))
 async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
-    task, problem = await reconcile(meta, dagster, _task_for(meta, principal, task_id))
+    task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
     if task["status"] == "failed" and (meta.get_video(task["video_key"]) or {}).get("plan"):
         # Partial success: which scenes succeeded (with their URLs) and which failed (with errors).
         partial = build_result(meta, store, task["video_key"], task_id)
@@ -241,7 +201,7 @@ async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta,
 @router.delete("/tasks/{task_id}", response_model=CancelPublic, responses=error_responses(401, 404, 503))
 def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Terminate every run of the task; finished scenes are kept."""
-    task = _task_for(meta, principal, task_id)
+    task = task_for(meta, principal, task_id)
     if task["status"] in TERMINAL:
         return CancelPublic(task_id=task_id, message=f"Task already {task['status']}", status=task["status"])
     try:
@@ -249,7 +209,7 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
     except DagsterUnavailable as exc:
         raise ApiError(503, f"the task cannot be cancelled now: {exc}", "SERVICE_UNAVAILABLE") from exc
     # Mark before listing the runs to stop: the chain sensor reads this and launches nothing more.
-    meta.update_task(task_id, status="cancelled", message="Task cancelled by user")
+    cancel(meta, task_id, "Task cancelled by user")
     try:
         runs = dagster.task_runs(task_id)
         dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
@@ -264,7 +224,7 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
                                503: "Dagster could not start the run"}))
 def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Re-run only what failed of a failed task (its unfinished scenes, or the plan), then join."""
-    task = _task_for(meta, principal, task_id)
+    task = task_for(meta, principal, task_id)
     if task["status"] != "failed":
         raise ApiError(409, f"task {task_id} is {task['status']}; only a failed task can be retried", "CONFLICT")
     key = task["video_key"]
@@ -281,74 +241,10 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
         if video.get("plan") and not scenes:
             dagster.launch(COMBINE_JOB, combine_run_tags(key, task_id))
     except (DagsterUnavailable, DagsterRejected) as exc:
-        raise _launch_failed(meta, task_id, exc) from exc
+        raise launch_failed(meta, task_id, exc) from exc
     dagster.forget(task_id)
     return RetryAccepted(task_id=task_id, status="progress", scenes=scenes,
                          message=f"Retrying scene(s) {scenes}" if scenes else "Retrying")
-
-
-@router.post("/batch", status_code=202, response_model=BatchAccepted, responses=error_responses(
-    400, 401, 404, 409, 413, 503, notes={
-        404: "the token does not cover a request's project_id",
-        409: "a video of the batch is being generated or edited, or is named twice (nothing is queued)",
-        503: "Dagster could not start the runs (their tasks are recorded as failed)"}))
-def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
-    """Queue one video per request; batch runs queue behind single requests (see README)."""
-    if not body:
-        raise ApiError(400, "body: a batch needs at least one request", "VALIDATION_ERROR")
-    if len(body) > batches.MAX_ENTRIES:
-        raise ApiError(400, f"body: {len(body)} requests; a batch holds at most {batches.MAX_ENTRIES}", "VALIDATION_ERROR")
-    for r in body:
-        if not principal.may_use(r.project_id):
-            raise ApiError(404, f"project {r.project_id!r} not found")
-    batch_id = "b" + new_task_id()[:15]
-    requests = [raw.with_session() for raw in body]
-    keys = [r.video_key for r in requests]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise ApiError(409, f"the batch names video(s) {', '.join(twice)} more than once", "CONFLICT")
-    for k in keys:  # refuse the whole batch up front rather than half of it
-        busy = next((t for t in meta.active_tasks(k) if reconcile_now(meta, dagster, t)["status"] not in TERMINAL), None)
-        if busy:
-            raise ApiError(409, str(VideoBusy(k, busy)), "CONFLICT")
-    entries, tasks = [], []
-    for i, request in enumerate(requests):
-        task_id = f"{batch_id}-{i}"
-        try:
-            register_request(meta, request, task_id, message=f"Queued by batch {batch_id}")
-        except VideoBusy as exc:  # lost a race with a request that arrived meanwhile
-            entries.append({"line": i, "task_id": None, "error": str(exc)})
-            continue
-        entries.append({"line": i, "task_id": task_id, "error": None})
-        tasks.append(BatchTask(index=i, task_id=task_id, project_id=request.project_id, session_id=request.session_id or ""))
-    meta.create_batch(batch_id, "api", "api", entries)
-    launched = 0
-    try:
-        for t in tasks:
-            dagster.add_video_partition(video_key(t.project_id, t.session_id))
-            dagster.launch(PLAN_JOB, plan_run_tags(
-                video_key(t.project_id, t.session_id), t.task_id, requests[t.index], batch_id=batch_id))
-            launched += 1
-    except (DagsterUnavailable, DagsterRejected) as exc:
-        for t in tasks[launched + 1:]:
-            fail(meta, t.task_id, None, exc, LAUNCH_FAILED)
-        raise _launch_failed(meta, tasks[launched].task_id, exc) from exc
-    return BatchAccepted(batch_id=batch_id, status="queued", message=f"{len(tasks)} videos queued", tasks=tasks)
-
-
-@router.get("/batches/{batch_id}", response_model=BatchStatusPublic, responses=error_responses(401, 404))
-def get_batch(batch_id: str, principal: CurrentPrincipal, meta: Meta, store: Store):
-    """Counts per status, and each entry's task."""
-    batch = meta.get_batch(batch_id)
-    tasks = {e["task_id"]: meta.get_task(e["task_id"]) for e in (batch or {}).get("entries", []) if e.get("task_id")}
-    if batch is None or any(t and not principal.may_use(t["project_id"]) for t in tasks.values()):
-        raise ApiError(404, f"batch {batch_id!r} not found")
-    if batch["status"] == "running":
-        batches.finish_batch_if_done(meta, store, batch)
-        batch = meta.get_batch(batch_id) or batch
-    results = {tid: task_result(meta, store, t) for tid, t in tasks.items() if t and t["status"] == "completed"}
-    report = batches.summary(batch_id, batch["name"], batch["entries"], {k: v for k, v in tasks.items() if v}, results)
-    return BatchStatusPublic(batch_id=batch_id, status=batch["status"], counts=report["counts"], entries=report["entries"])
 
 
 @router.get("/health", response_model=HealthPublic, responses={
