@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from videogen_dagster.metastore import now_iso
+from videogen_dagster.metastore.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("api_bridge")
 
@@ -55,6 +56,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
         return error_body(exc.status, exc.detail, exc.error_code, exc.headers)
+
+    # The store's typed errors map to codes by type (a route may still catch them to say more).
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error_body(404, str(exc), "NOT_FOUND")
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error_body(409, str(exc), "CONFLICT")
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return error_body(503, str(exc), "SERVICE_UNAVAILABLE")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

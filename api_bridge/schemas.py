@@ -57,6 +57,52 @@ class EditAccepted(BaseModel):
     created_at: str
 
 
+class EditRecordPublic(BaseModel):
+    from_version: int
+    to_version: int
+    edit_prompt: str
+    model: str
+    applied: list[str] | None = None
+    task_id: str | None = None
+    created_at: str
+
+
+class SceneResultPublic(BaseModel):
+    """One scene of a result; URLs are made when the result is read (presigned ones expire)."""
+
+    scene_id: str
+    scene_number: int
+    title: str
+    duration: float | None = None
+    status: str = Field(description="queued, rendering, completed or failed")
+    s3_video_url: str | None = None
+    s3_source_url: str | None = None
+    s3_thumbnail_url: str | None = None
+    s3_subtitles_url: str | None = None
+    version: int
+    error: str | None = None
+    edit_history: list[EditRecordPublic] = []
+
+
+class VideoResultPublic(BaseModel):
+    """The spec's task result: what the task made (fixed once it finished)."""
+
+    project_id: str
+    session_id: str
+    status: str
+    scene_count: int
+    scenes: list[SceneResultPublic]
+    total_duration: float | None = None
+    s3_combined_video_url: str | None = None
+    s3_subtitles_url: str | None = None
+    s3_manifest_url: str | None = None
+    combined_version: int | None = None
+    plan_version: int | None = None
+    llm_usage: dict[str, Any] | None = None
+    generation_time_seconds: float | None = None
+    completed_at: str | None = None
+
+
 class TaskStatusPublic(BaseModel):
     task_id: str
     status: TaskStatus
@@ -68,7 +114,7 @@ class TaskStatusPublic(BaseModel):
     project_id: str
     session_id: str
     scene_id: str | None = None
-    result: dict[str, Any] | None = None
+    result: VideoResultPublic | None = None
     error: str | None = None
     created_at: str
     updated_at: str
@@ -77,7 +123,7 @@ class TaskStatusPublic(BaseModel):
 class TaskResultPublic(BaseModel):
     task_id: str
     status: TaskStatus
-    result: dict[str, Any] | None
+    result: VideoResultPublic | None
     completed_at: str | None
     message: str | None = None
 

@@ -428,3 +428,15 @@ def test_bulk_endpoint(env):
     assert bad.status_code == 400 and "1.scene_count" in bad.json()["detail"]
     assert client.post(f"{BASE}/batch", json=[]).status_code == 400
     assert client.get(f"{BASE}/batches/nope").status_code == 404
+
+
+def test_store_errors_map_to_codes_by_type(env):
+    from videogen_dagster.metastore.errors import Conflict, NotFound, Unavailable
+
+    client, *_ = env
+    app = client.app
+    for exc, code in ((NotFound("no such video"), 404), (Conflict("newer version"), 409),
+                      (Unavailable("Convex down"), 503)):
+        app.dependency_overrides[provide_meta] = lambda exc=exc: (_ for _ in ()).throw(exc)
+        r = TestClient(app, raise_server_exceptions=False).get(f"{BASE}/tasks/x/status")
+        assert r.status_code == code and r.json()["detail"] == str(exc), r.text
