@@ -18,22 +18,21 @@ from videogen_dagster.objectstore import StoreConfig
 def get_meta() -> SqliteMetadataStore:
     """The pipeline's metadata store (mirrored to Convex when CONVEX_DEPLOYMENT_URL is set)."""
     s = get_settings()
-    return open_metadata_store(s.metadata_path, s.convex_url, s.convex_deploy_key)
+    return open_metadata_store(s.metadata_path, s.convex.url, s.convex.deploy_key)
 
 
 @lru_cache
 def get_store_config() -> StoreConfig:
-    """Same environment as the code location: S3_BUCKET etc. select S3, else the local folder."""
-    return StoreConfig.from_env(str(get_settings().objects_root))
+    """Same settings as the code location: S3_BUCKET etc. select S3, else the local folder."""
+    return StoreConfig.from_settings(get_settings())
 
 
 @lru_cache
 def get_dagster() -> DagsterClient:
-    s = get_settings()
+    d = get_settings().dagster
     return DagsterClient(
-        s.dagster_host, s.dagster_port, s.dagster_location, s.dagster_timeout_seconds,
-        launch_retry_seconds=s.dagster_launch_retry_seconds,
-        max_concurrent_launches=s.dagster_max_concurrent_launches,
+        d.host, d.port, d.location, d.timeout_seconds,
+        launch_retry_seconds=d.launch_retry_seconds, max_concurrent_launches=d.max_concurrent_launches,
     )
 
 

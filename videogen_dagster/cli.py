@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import shutil
 import sys
 import time
@@ -28,15 +27,15 @@ from videogen_dagster.models import (
     new_task_id,
     slot_key,
 )
+from videogen_dagster.settings import SettingsError, get_settings
 from videogen_dagster.tags import COMBINE_JOB, DRIVER_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONCURRENCY = 3
 
 
 def prepare_dagster_home() -> Path:
     """DAGSTER_HOME (default ./var/dagster) with the project's dagster.yaml in it."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("var/dagster").resolve())))
+    home = (get_settings().dagster.home or Path("var/dagster")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     src = REPO_ROOT / "dagster.yaml"
     if src.exists() and not (home / "dagster.yaml").exists():
@@ -44,13 +43,21 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+def _instance():
+    """The Dagster instance at DAGSTER_HOME (the one `make up`'s UI shows)."""
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(prepare_dagster_home()))
+
+
 def _log(quiet: bool, msg: str) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
 
 
-def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = False) -> dict:
-    """Run the whole chain for one request; returns the task (with its result)."""
+def generate(request: GenerateRequest, concurrency: int | None = None, quiet: bool = False) -> dict:
+    """Run the whole chain for one request (`concurrency` scenes at once, default
+    SCENE_CONCURRENCY); returns the task (with its result)."""
     prepare_dagster_home()
 
     from videogen_dagster.definitions import defs
@@ -68,7 +75,7 @@ def generate(request: GenerateRequest, concurrency: int = DEFAULT_CONCURRENCY, q
     return _drive(meta, task_id, video_key, None, concurrency, quiet)
 
 
-def retry(task_id: str, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = False) -> dict:
+def retry(task_id: str, concurrency: int | None = None, quiet: bool = False) -> dict:
     """Re-run only what failed of a task (its failed or unfinished scenes), then join."""
     prepare_dagster_home()
     from videogen_dagster.definitions import defs
@@ -87,11 +94,11 @@ def retry(task_id: str, concurrency: int = DEFAULT_CONCURRENCY, quiet: bool = Fa
     return _drive(meta, task_id, task["video_key"], scenes, concurrency, quiet)
 
 
-def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurrency: int, quiet: bool) -> dict:
+def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurrency: int | None,
+           quiet: bool) -> dict:
     """Plan (when `scenes` is None), render the scenes (all planned ones, or `scenes`), join."""
-    import dagster as dg
-
-    with dg.DagsterInstance.get() as instance:
+    concurrency = get_settings().scene_concurrency if concurrency is None else concurrency
+    with _instance() as instance:
         if not instance.has_dynamic_partition("videos", video_key):
             instance.add_dynamic_partitions("videos", [video_key])
     tags = {TASK_TAG: task_id, DRIVER_TAG: "cli"}
@@ -131,7 +138,7 @@ def _run_step(job_name: str, partition: str, tags: dict[str, str]) -> bool:
     if "|" in partition:
         scene, video = partition.split("|", 1)
         key = dg.MultiPartitionKey({"scene": scene, "video": video})
-    with dg.DagsterInstance.get() as instance:
+    with _instance() as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, partition_key=key, tags=tags, raise_on_error=False,
             # Progress goes to stderr as [videogen] lines; the full event log is in the UI.
@@ -152,17 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-scene-duration", type=float, default=30.0, help="seconds per scene at most")
     g.add_argument("--project", default="default", help="project id (letters, digits, _ and -)")
     g.add_argument("--session", default=None, help="session id (generated when absent)")
-    g.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="scenes rendered at once")
+    g.add_argument("--concurrency", type=int, default=None,
+                   help="scenes rendered at once (default: SCENE_CONCURRENCY, 3)")
     g.add_argument("--json", action="store_true", help="print the task result as JSON")
     r = sub.add_parser("retry", help="re-run only the failed scenes of a failed task, then join")
     r.add_argument("task_id")
-    r.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    r.add_argument("--concurrency", type=int, default=None, help="default: SCENE_CONCURRENCY, 3")
     r.add_argument("--json", action="store_true", help="print the task result as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+    except SettingsError as exc:
+        print(f"videogen: invalid settings: {exc}", file=sys.stderr)
+        return 2
     if args.command == "retry":
         try:
             task = retry(args.task_id, concurrency=args.concurrency, quiet=args.json)

@@ -4,13 +4,13 @@ Roles: `planner_model` plans, `scene_model` (default: the planner's) writes each
 `helper_model` (default: the scene model) fixes code. A routing file maps model names to
 endpoints and keys, so `claude-3-sonnet` (through a gateway) and `gpt-4o-mini` work side by side.
 The user's prompt is data: bounded, cleaned, and sent apart from the system instructions.
+Model names and routes come from the settings (llm_routes.py).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import re
 import threading
@@ -19,19 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from videogen_dagster.codegen import Cue, GeneratedScene, class_name_for
+from videogen_dagster.llm_routes import Route, load_routes  # noqa: F401 (re-exported for the agents' callers)
 from videogen_dagster.models import GenerateRequest, ModelConfig
 from videogen_dagster.planning import ScenePlan, VideoPlan
 
-SPEC_MODELS = ("gpt-4o-mini", "gpt-4o", "claude-3-sonnet", "claude-3-haiku")
-# USD per 1M tokens (input, output); a routing file may override. Unknown: cost not counted.
-DEFAULT_PRICES = {
-    "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00),
-    "claude-3-sonnet": (3.00, 15.00), "claude-3-haiku": (0.25, 1.25),
-}
 LLM_PLANNER = "llm-planner"
 LLM_CODER = "llm-coder"
 
@@ -46,46 +40,6 @@ class LLMAuthError(LLMError):
 
 class BudgetExceeded(LLMError):
     pass
-
-
-@dataclass(frozen=True)
-class Route:
-    model: str  # the name the API is asked for
-    base_url: str | None
-    api_key: str | None
-    price_in: float | None = None
-    price_out: float | None = None
-
-
-def load_routes(env: dict[str, str] | None = None) -> dict[str, Route]:
-    """Model name -> endpoint. OPENAI_API_KEY/OPENAI_BASE_URL serve every spec model; a YAML file
-    at VIDEOGEN_MODELS_FILE adds or overrides entries:
-
-        claude-3-sonnet: {base_url: https://gateway/v1, api_key_env: GATEWAY_KEY,
-                          model: anthropic/claude-3-sonnet, price_in: 3, price_out: 15}
-    """
-    e = dict(os.environ if env is None else env)
-    routes: dict[str, Route] = {}
-    if e.get("OPENAI_API_KEY"):
-        for name in SPEC_MODELS:
-            p = DEFAULT_PRICES.get(name, (None, None))
-            routes[name] = Route(name, e.get("OPENAI_BASE_URL") or None, e["OPENAI_API_KEY"], *p)
-    path = e.get("VIDEOGEN_MODELS_FILE")
-    if path:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        for name, cfg in data.items():
-            cfg = cfg or {}
-            key = e.get(cfg["api_key_env"]) if cfg.get("api_key_env") else e.get("OPENAI_API_KEY")
-            p = DEFAULT_PRICES.get(name, (None, None))
-            routes[name] = Route(
-                cfg.get("model", name), cfg.get("base_url") or e.get("OPENAI_BASE_URL"), key,
-                cfg.get("price_in", p[0]), cfg.get("price_out", p[1]),
-            )
-    return routes
-
-
-def known_models(env: dict[str, str] | None = None) -> set[str]:
-    return set(SPEC_MODELS) | set(load_routes(env))
 
 
 @dataclass

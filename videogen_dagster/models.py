@@ -11,7 +11,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+
+from videogen_dagster.llm_routes import known_models
+from videogen_dagster.settings import get_settings
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.
 MAX_SCENES = 12
@@ -151,12 +162,13 @@ class ModelConfig(_Strict):
 
     @field_validator("planner_model", "scene_model", "helper_model")
     @classmethod
-    def _known_model(cls, v: str | None) -> str | None:
+    def _known_model(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """The spec's models and the models file's; `context={"settings": ...}` judges by
+        other settings than this process's (validation reads no environment itself)."""
         if v is None:
             return v
-        from videogen_dagster.llm import known_models
-
-        known = known_models()
+        settings = (info.context or {}).get("settings") or get_settings()
+        known = known_models(settings.llm)
         if v not in known:
             raise ValueError(f"unknown model {v!r}; known models: {', '.join(sorted(known))}")
         return v

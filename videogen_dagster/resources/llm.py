@@ -8,17 +8,19 @@ import dagster as dg
 from videogen_dagster.llm import Agents, Budget, LLMClient, Usage, load_routes
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline import Coder, Planner, offline_planner, template_coder
+from videogen_dagster.settings import get_settings
 
 
 class LLMResource(dg.ConfigurableResource):
     """Which planner and coder write the scenes.
 
     `auto`: the LLM agents when OPENAI_API_KEY (or VIDEOGEN_MODELS_FILE) gives an endpoint, the
-    offline planner otherwise; `offline`: always offline. Budgets are per video (0: none)."""
+    offline planner otherwise; `offline`: always offline. Budgets are per video (0: none; unset:
+    VIDEOGEN_BUDGET_TOKENS / VIDEOGEN_BUDGET_USD from the settings)."""
 
     provider: Literal["auto", "offline"] = "auto"
-    budget_tokens: int = 0
-    budget_usd: float = 0.0
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
 
     def planner(self) -> Planner:
         return offline_planner
@@ -27,9 +29,14 @@ class LLMResource(dg.ConfigurableResource):
         return template_coder
 
     def agents_factory(self):
-        if self.provider == "offline" or not load_routes():
+        if self.provider == "offline":
             return None
-        budget_tokens, budget_usd = self.budget_tokens or None, self.budget_usd or None
+        llm = get_settings().llm
+        routes = load_routes(llm)
+        if not routes:
+            return None
+        budget_tokens = llm.budget_tokens if self.budget_tokens is None else self.budget_tokens
+        budget_usd = llm.budget_usd if self.budget_usd is None else self.budget_usd
 
         def make(request: GenerateRequest, used: dict) -> Agents:
             # The budget left for this step: what the video's earlier steps used is counted.
@@ -43,6 +50,6 @@ class LLMResource(dg.ConfigurableResource):
                 from videogen_dagster.rag import default_index
 
                 rag = default_index()
-            return Agents(client=LLMClient(load_routes(), budget), config=request.llm, rag=rag)
+            return Agents(client=LLMClient(routes, budget), config=request.llm, rag=rag)
 
         return make

@@ -1,195 +1,22 @@
-"""Object storage for every artifact, and the versioned key layout.
-
-Key layout (all under `base_prefix`, default `projects/`):
-
-    {project}/{session}/plan/v{n}/plan.json
-    {project}/{session}/scenes/{scene:02d}/v{n}/scene.py | scene.mp4 | thumbnail.jpg | subtitles.srt
-    {project}/{session}/video/v{n}/combined.mp4 | subtitles.srt | subtitles.vtt | manifest.json
-
-Versions only go up, and old versions are never overwritten. The embedded default is a local
-folder; the S3 implementation (same interface) is `S3ObjectStore` below, configured from the
-environment by `StoreConfig.from_env` (and exposed to Dagster by `resources/storage.py`).
-"""
+"""Objects in an S3 bucket (AWS, MinIO, R2, moto...), configured by `S3Settings`."""
 
 from __future__ import annotations
 
 import hashlib
-import mimetypes
-import os
-import re
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import quote
 
-from videogen_dagster.models import validate_id
+from videogen_dagster.objectstore.base import (
+    ObjectStoreError,
+    StoredObject,
+    content_type_for,
+    sha256_file,
+)
+from videogen_dagster.objectstore.keys import project_of
+from videogen_dagster.settings import MiB, S3Settings
 
-CONTENT_TYPES = {
-    ".mp4": "video/mp4",
-    ".py": "text/x-python",
-    ".jpg": "image/jpeg",
-    ".srt": "application/x-subrip",
-    ".vtt": "text/vtt",
-    ".json": "application/json",
-}
-
-
-def content_type_for(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def _base(prefix: str, project_id: str, session_id: str) -> str:
-    validate_id(project_id, "project_id")
-    validate_id(session_id, "session_id")
-    return f"{prefix}{project_id}/{session_id}"
-
-
-def plan_key(prefix: str, project_id: str, session_id: str, version: int) -> str:
-    return f"{_base(prefix, project_id, session_id)}/plan/v{version}/plan.json"
-
-
-def scene_object_key(
-    prefix: str, project_id: str, session_id: str, scene_number: int, version: int, name: str
-) -> str:
-    return f"{_base(prefix, project_id, session_id)}/scenes/{scene_number:02d}/v{version}/{name}"
-
-
-def video_object_key(prefix: str, project_id: str, session_id: str, version: int, name: str) -> str:
-    return f"{_base(prefix, project_id, session_id)}/video/v{version}/{name}"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """What a metadata record keeps of an object: where it is and what it is, never a signed URL."""
-
-    key: str
-    uri: str
-    sha256: str
-    bytes: int
-    content_type: str
-    bucket: str | None = None
-    version_id: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-class ObjectStore(Protocol):
-    def put_file(self, key: str, path: Path) -> StoredObject: ...
-    def put_bytes(self, key: str, data: bytes) -> StoredObject: ...
-    def get_bytes(self, key: str) -> bytes: ...
-    def download(self, key: str, dest: Path) -> Path: ...
-    def exists(self, key: str) -> bool: ...
-    def list_keys(self, prefix: str) -> list[str]: ...
-    def url(self, key: str) -> str: ...
-    def check(self) -> None: ...
-    def delete(self, key: str) -> None: ...
-
-
-def move(store: ObjectStore, src: str, dest: str) -> None:
-    """Copy then delete: the object is never missing from both places."""
-    store.put_bytes(dest, store.get_bytes(src))
-    store.delete(src)
-
-
-class LocalObjectStore:
-    """Objects as files under `root`; URLs are file:// URLs. Writes are atomic (rename)."""
-
-    def __init__(self, root: Path | str):
-        self.root = Path(root).resolve()
-
-    def _path(self, key: str) -> Path:
-        if not key or key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"invalid object key {key!r}")
-        return self.root / key
-
-    def _commit(self, key: str, tmp: Path) -> StoredObject:
-        dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, dest)
-        return StoredObject(
-            key=key,
-            uri=self.url(key),
-            sha256=sha256_file(dest),
-            bytes=dest.stat().st_size,
-            content_type=content_type_for(key),
-        )
-
-    def _tmp(self, key: str) -> Path:
-        parent = self._path(key).parent
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=parent, prefix=".upload-")
-        os.close(fd)
-        return Path(name)
-
-    def put_file(self, key: str, path: Path) -> StoredObject:
-        tmp = self._tmp(key)
-        shutil.copyfile(path, tmp)
-        return self._commit(key, tmp)
-
-    def put_bytes(self, key: str, data: bytes) -> StoredObject:
-        tmp = self._tmp(key)
-        tmp.write_bytes(data)
-        return self._commit(key, tmp)
-
-    def get_bytes(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise KeyError(f"no object {key!r} in {self.root}") from None
-
-    def download(self, key: str, dest: Path) -> Path:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self._path(key), dest)
-        return dest
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def list_keys(self, prefix: str) -> list[str]:
-        base = self.root
-        return sorted(
-            p.relative_to(base).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".upload-")
-            and p.relative_to(base).as_posix().startswith(prefix)
-        )
-
-    def url(self, key: str) -> str:
-        return self._path(key).as_uri()
-
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
-
-    def check(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.root, os.W_OK):
-            raise ObjectStoreError(f"object folder {self.root} is not writable")
-
-
-# --- S3 ------------------------------------------------------------------------------------------
-
-MiB = 1024 * 1024
 S3_MAX_PARTS = 10_000
 S3_MIN_PART = 5 * MiB
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
-
-
-class ObjectStoreError(RuntimeError):
-    pass
-
 
 _COMBINED_ERRORS: dict[type, type] = {}
 
@@ -224,37 +51,11 @@ def part_size_for(size: int, preferred: int = 16 * MiB) -> int:
     return max(S3_MIN_PART, preferred, needed)
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    bucket: str
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    public_base_url: str | None = None
-    storage_class: str = "STANDARD"
-    server_side_encryption: str | None = None  # e.g. "AES256" or "aws:kms"
-    presign_seconds: int = 3600
-    multipart_threshold: int = 16 * MiB
-    # Every request: at most this many attempts in all (1 = no retry), botocore's "standard"
-    # (or "adaptive") retry mode; a hung request is abandoned after read_timeout and retried.
-    max_attempts: int = 5
-    retry_mode: str = "standard"
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    create_bucket: bool = False
-    enable_versioning: bool = True
-
-
 _MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 
 
 def _error_code(exc) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
-# {project}/{session}/(scenes/NN|video|plan)/vN/file, whatever the base prefix.
-_LAYOUT_RE = re.compile(r"(?:^|/)(?P<project>[^/]+)/[^/]+/(?:scenes/\d+|video|plan)/v\d+/[^/]+$")
 
 
 class S3ObjectStore:
@@ -265,18 +66,8 @@ class S3ObjectStore:
         import boto3
         from botocore.config import Config
 
-        if not 1 <= settings.presign_seconds <= MAX_PRESIGN_SECONDS:
-            raise ObjectStoreError(
-                f"presign expiry must be between 1 s and 7 days (got {settings.presign_seconds} s)"
-            )
-        if settings.max_attempts < 1:
-            raise ObjectStoreError(f"S3 max attempts must be at least 1 (got {settings.max_attempts})")
-        if settings.retry_mode not in ("standard", "adaptive"):
-            raise ObjectStoreError(f"S3 retry mode must be standard or adaptive (got {settings.retry_mode!r})")
-        if settings.connect_timeout <= 0 or settings.read_timeout <= 0:
-            raise ObjectStoreError(
-                f"S3 timeouts must be positive (connect {settings.connect_timeout} s, read {settings.read_timeout} s)"
-            )
+        if problems := settings.problems():
+            raise ObjectStoreError("; ".join(str(p) for p in problems))
         self.s = settings
         custom = settings.endpoint_url is not None
         config = Config(
@@ -355,9 +146,8 @@ class S3ObjectStore:
 
     def _extra(self, key: str, sha: str) -> dict:
         tags = {"kind": Path(key).suffix.lstrip(".") or "object"}
-        m = _LAYOUT_RE.search(key)
-        if m:
-            tags["project"] = m.group("project")
+        if project := project_of(key):
+            tags["project"] = project
         extra = {
             "ContentType": content_type_for(key),
             "Metadata": {"sha256": sha},
@@ -511,89 +301,3 @@ class S3ObjectStore:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.s.bucket, "Key": key}, ExpiresIn=self.s.presign_seconds
         )
-
-
-# --- choosing a store ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """Which store a video's objects go to: S3 when a bucket is configured (in the environment or
-    in the request's s3_config), else the local folder."""
-
-    local_root: str
-    base_prefix: str = "projects/"
-    s3: S3Settings | None = None
-
-    @classmethod
-    def from_env(cls, local_root: str, env: dict[str, str] | None = None) -> StoreConfig:
-        e = dict(os.environ if env is None else env)
-        prefix = e.get("S3_BASE_PREFIX", "projects/")
-        s3 = None
-        if e.get("S3_BUCKET"):
-            s3 = S3Settings(
-                bucket=e["S3_BUCKET"],
-                endpoint_url=e.get("S3_ENDPOINT_URL") or None,
-                region=e.get("AWS_REGION", "us-east-1"),
-                access_key_id=e.get("AWS_ACCESS_KEY_ID") or None,
-                secret_access_key=e.get("AWS_SECRET_ACCESS_KEY") or None,
-                public_base_url=e.get("S3_PUBLIC_BASE_URL") or None,
-                storage_class=e.get("S3_STORAGE_CLASS", "STANDARD"),
-                server_side_encryption=e.get("S3_SSE") or None,
-                presign_seconds=int(e.get("S3_PRESIGN_SECONDS", "3600")),
-                multipart_threshold=int(float(e.get("S3_MULTIPART_THRESHOLD_MB", "16")) * MiB),
-                max_attempts=_number(e, "S3_MAX_ATTEMPTS", 5, int),
-                retry_mode=e.get("S3_RETRY_MODE") or "standard",
-                connect_timeout=_number(e, "S3_CONNECT_TIMEOUT", 5.0, float),
-                read_timeout=_number(e, "S3_READ_TIMEOUT", 30.0, float),
-                create_bucket=e.get("S3_CREATE_BUCKET", "").lower() in ("1", "true", "yes"),
-            )
-        return cls(local_root=local_root, base_prefix=_slash(prefix), s3=s3)
-
-    def prefix_for(self, s3_config: dict | None) -> str:
-        given = (s3_config or {}).get("base_prefix")
-        return _slash(given) if given else self.base_prefix
-
-    def store_for(self, s3_config: dict | None = None) -> ObjectStore:
-        """The store of one video: the request's s3_config overrides the environment."""
-        cfg = s3_config or {}
-        bucket = cfg.get("bucket_name")
-        if not bucket and self.s3 is None:
-            return LocalObjectStore(Path(self.local_root))
-        base = self.s3 or S3Settings(bucket=bucket or "")
-        overrides: dict = {}
-        if bucket:
-            overrides["bucket"] = bucket
-        if cfg.get("public_base_url"):
-            overrides["public_base_url"] = cfg["public_base_url"]
-        if cfg.get("storage_class"):
-            overrides["storage_class"] = cfg["storage_class"]
-        if "enable_versioning" in cfg:
-            overrides["enable_versioning"] = bool(cfg["enable_versioning"])
-        return _s3_store(replace(base, **overrides))
-
-
-def _number(env: dict[str, str], name: str, default, cast):
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return cast(raw)
-    except ValueError:
-        raise ObjectStoreError(f"{name} must be a number (got {raw!r})") from None
-
-
-def _slash(prefix: str) -> str:
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
-
-
-@lru_cache(maxsize=32)
-def _s3_store(settings: S3Settings) -> S3ObjectStore:
-    # One client per distinct configuration: boto3 clients are thread-safe and slow to build.
-    return S3ObjectStore(settings)
-
-
-# Not fork-safe, though: a forked child (the CLI's scene workers, the warm run workers) would
-# share the parent's pooled keep-alive connections, and two processes reading one socket get
-# each other's answers. Each child builds its own clients.
-os.register_at_fork(after_in_child=_s3_store.cache_clear)

@@ -1,0 +1,52 @@
+"""Object storage for every artifact, and the versioned key layout.
+
+- `keys`: the key layout (`{project}/{session}/scenes/{NN}/v{n}/scene.mp4`, ...);
+- `base`: the `ObjectStore` protocol, `StoredObject` records, `ObjectStoreError`;
+- `local`: the embedded default, a local folder with file:// URLs;
+- `s3`: `S3ObjectStore` (AWS, MinIO, R2...), configured by `S3Settings` (videogen_dagster.settings);
+- `config`: `StoreConfig`, which store a video's objects go to (exposed to Dagster by
+  `resources/storage.py`).
+"""
+
+from videogen_dagster.objectstore.base import (
+    CONTENT_TYPES,
+    ObjectStore,
+    ObjectStoreError,
+    StoredObject,
+    content_type_for,
+    move,
+    sha256_file,
+)
+from videogen_dagster.objectstore.config import StoreConfig
+from videogen_dagster.objectstore.keys import (
+    plan_key,
+    project_of,
+    scene_object_key,
+    video_object_key,
+)
+from videogen_dagster.objectstore.local import LocalObjectStore
+from videogen_dagster.objectstore.s3 import S3_MAX_PARTS, S3_MIN_PART, S3ObjectStore, part_size_for
+from videogen_dagster.settings import MAX_PRESIGN_SECONDS, MiB, S3Settings
+
+__all__ = [
+    "CONTENT_TYPES",
+    "MAX_PRESIGN_SECONDS",
+    "S3_MAX_PARTS",
+    "S3_MIN_PART",
+    "LocalObjectStore",
+    "MiB",
+    "ObjectStore",
+    "ObjectStoreError",
+    "S3ObjectStore",
+    "S3Settings",
+    "StoreConfig",
+    "StoredObject",
+    "content_type_for",
+    "move",
+    "part_size_for",
+    "plan_key",
+    "project_of",
+    "scene_object_key",
+    "sha256_file",
+    "video_object_key",
+]

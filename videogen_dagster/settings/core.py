@@ -1,0 +1,156 @@
+"""`Settings`, the whole configuration, and `get_settings()`, validated once and cached."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from videogen_dagster.settings.environment import (
+    EXPLICIT_ENV,
+    FlatEnvironment,
+    environment_key,
+    group_of,
+    variables_of,
+)
+from videogen_dagster.settings.errors import SettingsError, problem_of
+from videogen_dagster.settings.groups import (
+    MODELS_FILE_VARIABLE,
+    BatchSettings,
+    ConvexSettings,
+    DagsterSettings,
+    LLMSettings,
+    S3Settings,
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`; the
+    rest (local state, scene concurrency, the bridge's own) at the top."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    # Local state (objects, metadata, scratch) of the pipeline and the bridge.
+    var_dir: Path = Field(Path("var"), alias="VIDEOGEN_VAR_DIR")
+    # Scenes rendered at once: the CLI's default --concurrency and the bridge's render slots.
+    # Must match dagster.yaml's `videogen/kind=scene` limit (3).
+    scene_concurrency: int = Field(3, alias="SCENE_CONCURRENCY", ge=1)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    convex: ConvexSettings = Field(default_factory=ConvexSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    dagster: DagsterSettings = Field(default_factory=DagsterSettings)
+    # The bridge: JWT auth (HS256 secret, or an RS256/ES256 public key; optional audience). With
+    # neither, the bridge runs open.
+    jwt_secret: str | None = Field(None, alias="JWT_SECRET", repr=False)
+    jwt_public_key: str | None = Field(None, alias="JWT_PUBLIC_KEY")
+    jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
+    # Largest request body the bridge accepts (413 past it): a batch of 100 requests or 100 kB
+    # of scene code fit with room to spare.
+    max_body_bytes: int = Field(2 * 1024 * 1024, alias="MAX_BODY_BYTES", ge=1)
+    # Not from the environment: seconds of rendering per scene by quality, used for estimates
+    # until there is measured history.
+    fallback_scene_seconds: dict[str, float] = {
+        "preview": 6.0, "low": 15.0, "medium": 30.0, "high": 60.0, "production": 120.0,
+    }
+
+    def __init__(self, **values: Any):
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError([problem_of(e, VARIABLES, MODELS_FILE_VARIABLE) for e in exc.errors()]) from None
+
+    @model_validator(mode="after")
+    def _s3_usable(self) -> Settings:
+        if problems := self.s3.problems():
+            raise SettingsError(problems)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Values given in code win; then the flat variable names, for the groups too.
+        return init_settings, FlatEnvironment(settings_cls)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """The settings of an explicit environment (not this process's, nor `.env`)."""
+        token = EXPLICIT_ENV.set(env)
+        try:
+            return cls()
+        finally:
+            EXPLICIT_ENV.reset(token)
+
+    @property
+    def metadata_path(self) -> Path:
+        return state_paths(self.var_dir).metadata
+
+    @property
+    def objects_root(self) -> Path:
+        return state_paths(self.var_dir).objects
+
+
+class StatePaths(NamedTuple):
+    objects: Path  # the local object store
+    metadata: Path  # the SQLite metadata store
+    work: Path  # the renderer's scratch folders
+
+
+def state_paths(var_dir: Path) -> StatePaths:
+    """Where local state lives under VIDEOGEN_VAR_DIR (the same for the pipeline and the bridge)."""
+    base = var_dir.resolve()
+    return StatePaths(base / "objects", base / "metadata.sqlite", base / "work")
+
+
+# Every variable read, and the setting it fills ("s3.bucket", "var_dir").
+VARIABLES: dict[str, str] = {
+    **variables_of(Settings.model_fields),
+    **{var: f"{name}.{field_name}"
+       for name, field in Settings.model_fields.items() if (group := group_of(field))
+       for var, field_name in variables_of(group.model_fields).items()},
+}
+
+
+class _CachedSettings:
+    """`get_settings()`: validated once, then served from a cache. The cache is keyed by the
+    values of the variables it read, so a process that changes its environment (a test's
+    monkeypatch) gets fresh settings; `.env` is read with the first load."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._value: Settings | None = None
+
+    def _environment_key(self) -> tuple:
+        names = set(VARIABLES)
+        if self._value is not None:
+            names |= self._value.llm.key_variables
+        return environment_key(names)
+
+    def __call__(self) -> Settings:
+        with self._lock:
+            key = self._environment_key()
+            if self._value is None or key != self._key:
+                self._value = Settings()
+                self._key = self._environment_key()
+            return self._value
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._key = self._value = None
+
+    def _after_fork(self) -> None:
+        # A child forked while another thread held the lock would wait for it forever.
+        self._lock = threading.Lock()
+
+
+get_settings = _CachedSettings()
+os.register_at_fork(after_in_child=get_settings._after_fork)
