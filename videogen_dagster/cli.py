@@ -28,7 +28,14 @@ from videogen_dagster.models import (
     slot_key,
 )
 from videogen_dagster.settings import SettingsError, get_settings
-from videogen_dagster.tags import COMBINE_JOB, DRIVER_TAG, PLAN_JOB, SCENE_JOB, TASK_TAG
+from videogen_dagster.tags import (
+    COMBINE_JOB,
+    DRIVER_TAG,
+    PLAN_JOB,
+    SCENE_JOB,
+    TASK_TAG,
+    plan_run_tags,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,7 +110,12 @@ def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurr
             instance.add_dynamic_partitions("videos", [video_key])
     tags = {TASK_TAG: task_id, DRIVER_TAG: "cli"}
     started = time.perf_counter()
-    planned = scenes is not None or _run_step(PLAN_JOB, video_key, tags)
+    from videogen_dagster.pipeline.plan import load_request
+
+    # The plan run shows what it was asked (prompt, scenes, quality), as from the bridge.
+    plan_tags = {k: v for k, v in plan_run_tags(video_key, task_id, load_request(meta, video_key)).items()
+                 if k != "dagster/partition"}
+    planned = scenes is not None or _run_step(PLAN_JOB, video_key, {**plan_tags, **tags})
     if planned:
         if scenes is None:
             video = meta.get_video(video_key) or {}
