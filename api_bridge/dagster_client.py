@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from api_bridge.dagster_errors import REPOSITORY, DagsterRejected, DagsterUnavailable
+from api_bridge.dagster_errors import (
+    LAUNCH_ID_TAG,
+    LAUNCH_MUTATION,
+    REPOSITORY,
+    TRANSIENT_LAUNCH_ERRORS,
+    DagsterRejected,
+    DagsterUnavailable,
+    reason,
+)
 from api_bridge.dagster_health import dagster_health
 from videogen_dagster.tags import TASK_TAG
 
@@ -24,35 +32,6 @@ class RunInfo:
     job_name: str
     status: str
     partition: str | None
-
-
-LAUNCH_MUTATION = """mutation($params: ExecutionParams!) {
-  launchPipelineExecution(executionParams: $params) { __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PipelineNotFoundError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidStepError { invalidStepKey }
-    ... on InvalidOutputError { stepKey invalidOutputName }
-    ... on RunConflict { message }
-    ... on ConflictingExecutionParamsError { message }
-    ... on PresetNotFoundError { message }
-    ... on UnauthorizedError { message }
-    ... on PythonError { message }
-  }
-}"""
-# Answers that mean "not now" rather than "never": the location is still loading or reloading.
-TRANSIENT_LAUNCH_ERRORS = {"PipelineNotFoundError", "RepositoryLocationNotFound", "PythonError"}
-LAUNCH_ID_TAG = "videogen/launch_id"
-
-
-def _reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused"
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"answered HTTP {exc.response.status_code}"
-    return type(exc).__name__
 
 
 class DagsterClient:
@@ -102,7 +81,7 @@ class DagsterClient:
             body = resp.json()
         except httpx.HTTPError as exc:
             raise DagsterUnavailable(
-                f"the Dagster webserver at {self.url} is unreachable ({_reason(exc)})"
+                f"the Dagster webserver at {self.url} is unreachable ({reason(exc)})"
             ) from exc
         except ValueError as exc:
             raise DagsterUnavailable(
