@@ -9,9 +9,9 @@ from fastapi import Depends
 
 from api_bridge.dagster_client import DagsterClient
 from api_bridge.settings import Settings, get_settings
-from videogen_dagster.convex import open_metadata_store
-from videogen_dagster.metastore import SqliteMetadataStore
-from videogen_dagster.objectstore import StoreConfig
+from videogen_dagster.stores.convex import open_metadata_store
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoreConfig
 
 
 @lru_cache

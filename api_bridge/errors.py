@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from videogen_dagster.metastore import now_iso
-from videogen_dagster.metastore.errors import Conflict, NotFound, Unavailable
+from videogen_dagster.stores.metastore import now_iso
+from videogen_dagster.stores.metastore.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("api_bridge")
 

@@ -6,8 +6,8 @@ from api_bridge.auth import Principal
 from api_bridge.dagster_client import DagsterRejected
 from api_bridge.errors import ApiError
 from api_bridge.tasks import TERMINAL, reconcile_now
-from videogen_dagster.metastore import VideoBusy
 from videogen_dagster.pipeline.progress import fail
+from videogen_dagster.stores.metastore import VideoBusy
 
 
 def task_for(meta, principal: Principal, task_id: str) -> dict:

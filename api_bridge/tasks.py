@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
 from api_bridge.settings import Settings
-from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.pipeline.progress import cancel, fail
+from videogen_dagster.stores.metastore import SqliteMetadataStore
 
 # Fixed costs of a chain beyond the renders: the plan run, one chain-sensor tick (the sensor
 # daemon loops every 5 s), queueing and warm run start-ups (measured 3-7 s; the join runs in the

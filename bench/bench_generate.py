@@ -27,10 +27,10 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from videogen_dagster.codegen import scene_class_in  # noqa: E402
-from videogen_dagster.media import concat  # noqa: E402
+from videogen_dagster.authoring.codegen import scene_class_in  # noqa: E402
+from videogen_dagster.media.ffmpeg import concat  # noqa: E402
+from videogen_dagster.media.rendering import manim_command  # noqa: E402
 from videogen_dagster.models import RenderConfig  # noqa: E402
-from videogen_dagster.rendering import manim_command  # noqa: E402
 
 
 def makespan(durations: list[float], workers: int) -> float:

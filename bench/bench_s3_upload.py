@@ -18,7 +18,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from videogen_dagster.objectstore import MiB, S3ObjectStore, S3Settings, part_size_for  # noqa: E402
+from videogen_dagster.stores.objectstore import MiB, S3ObjectStore, S3Settings, part_size_for  # noqa: E402
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._stack import stack  # noqa: E402
-from videogen_dagster.metastore import SqliteMetadataStore  # noqa: E402
+from videogen_dagster.stores.metastore import SqliteMetadataStore  # noqa: E402
 
 
 async def _client(url: str, until: float, lat: list[float], errors: list[str]) -> None:

@@ -194,7 +194,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
 
 def test_join_claims_are_taken_once_per_set_of_scenes(tmp_path):
     """Two scene runs that finish together: exactly one joins; a changed scene may join again."""
-    from videogen_dagster.metastore import SqliteMetadataStore
+    from videogen_dagster.stores.metastore import SqliteMetadataStore
 
     a, b = SqliteMetadataStore(tmp_path / "m.db"), SqliteMetadataStore(tmp_path / "m.db")
     a.register_video(VIDEO, "chain", "s1", {"project_id": "chain"})

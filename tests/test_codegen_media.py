@@ -3,8 +3,7 @@ import subprocess
 
 import pytest
 
-from videogen_dagster import media
-from videogen_dagster.codegen import (
+from videogen_dagster.authoring.codegen import (
     DEFAULT_ACCENT,
     Cue,
     cues_for,
@@ -13,11 +12,12 @@ from videogen_dagster.codegen import (
     template_visual,
     timeline,
 )
-from videogen_dagster.media import fit_cues, offset_cues, parse_srt, to_srt, to_vtt
+from videogen_dagster.authoring.planning import ScenePlan, plan_offline
+from videogen_dagster.media import ffmpeg
+from videogen_dagster.media.ffmpeg import fit_cues, offset_cues, parse_srt, to_srt, to_vtt
+from videogen_dagster.media.rendering import render_scene
+from videogen_dagster.media.sandbox import check_code
 from videogen_dagster.models import RenderConfig
-from videogen_dagster.planning import ScenePlan, plan_offline
-from videogen_dagster.rendering import render_scene
-from videogen_dagster.sandbox import check_code
 
 KINDS = ["title", "points", "equation", "diagram", "plot", "summary", "llm"]
 
@@ -167,12 +167,12 @@ def _clip(path, size="320x240", seconds=1):
 def test_join_reuses_stored_probes_and_falls_back(tmp_path):
     a, b = _clip(tmp_path / "a.mp4"), _clip(tmp_path / "b.mp4", seconds=2)
     other = _clip(tmp_path / "c.mp4", size="160x120")
-    info = media.probe(a)
-    stored = media.VideoInfo.from_metadata(info.as_metadata(), a.stat().st_size)
+    info = ffmpeg.probe(a)
+    stored = ffmpeg.VideoInfo.from_metadata(info.as_metadata(), a.stat().st_size)
     assert stored == info
-    assert media.VideoInfo.from_metadata({"duration": 1.0}, 1) is None  # older records: probed
-    assert media.concat([a, b], tmp_path / "ab.mp4", [stored, None]) == "stream-copy"
-    assert abs(media.probe(tmp_path / "ab.mp4").duration - 3.0) < 0.1
+    assert ffmpeg.VideoInfo.from_metadata({"duration": 1.0}, 1) is None  # older records: probed
+    assert ffmpeg.concat([a, b], tmp_path / "ab.mp4", [stored, None]) == "stream-copy"
+    assert abs(ffmpeg.probe(tmp_path / "ab.mp4").duration - 3.0) < 0.1
     # Stored streams that differ still force a re-encode, at the first scene's size.
-    assert media.concat([a, other], tmp_path / "ac.mp4", [stored, media.probe(other)]) == "re-encode"
-    assert (media.probe(tmp_path / "ac.mp4").width, media.probe(tmp_path / "ac.mp4").height) == (320, 240)
+    assert ffmpeg.concat([a, other], tmp_path / "ac.mp4", [stored, ffmpeg.probe(other)]) == "re-encode"
+    assert (ffmpeg.probe(tmp_path / "ac.mp4").width, ffmpeg.probe(tmp_path / "ac.mp4").height) == (320, 240)

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from videogen_dagster.convex import (
+from videogen_dagster.stores.convex import (
     LOCAL_ONLY,
     MIRRORS,
     ConvexClient,
@@ -22,7 +22,7 @@ from videogen_dagster.convex import (
     ConvexUnavailable,
     MirroredMetadataStore,
 )
-from videogen_dagster.metastore import WRITERS, Conflict, SqliteMetadataStore
+from videogen_dagster.stores.metastore import WRITERS, Conflict, SqliteMetadataStore
 
 from .conftest import REPO, free_port, run_cli, wait_http
 

@@ -17,8 +17,8 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import WorkerStatus
 from dagster._serdes import serialize_value
 
-from videogen_dagster.launcher import PID_TAG, STARTED_TAG, WarmParent, WarmRunLauncher
-from videogen_dagster.warm_worker import process_start
+from videogen_dagster.launcher.run_launcher import PID_TAG, STARTED_TAG, WarmParent, WarmRunLauncher
+from videogen_dagster.launcher.warm_worker import process_start
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def code(tmp_path, monkeypatch) -> Path:
     loc = tmp_path / "loc"
     loc.mkdir()
     (loc / "warm_probe_mod.py").write_text("VALUE = 1\n")
-    # The warm parent runs `-m videogen_dagster.warm_worker` from the location's folder.
+    # The warm parent runs `-m videogen_dagster.launcher.warm_worker` from the location's folder.
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     return loc
 
@@ -89,7 +89,7 @@ def test_parent_exits_when_its_launcher_process_dies(code, ref, tmp_path):
     script = tmp_path / "owner.py"
     script.write_text(textwrap.dedent(f"""
         import sys, time
-        from videogen_dagster.launcher import WarmParent
+        from videogen_dagster.launcher.run_launcher import WarmParent
         p = WarmParent(sys.executable, {str(code)!r}, [], {ref!r})
         p.start()
         print(p.proc.pid, flush=True)

@@ -6,11 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from videogen_dagster.assets.common import services
+from videogen_dagster.authoring.llm import (
+    Budget,
+    BudgetExceeded,
+    LLMAuthError,
+    LLMClient,
+    load_routes,
+)
+from videogen_dagster.authoring.rag import default_index
 from videogen_dagster.definitions import default_resources
-from videogen_dagster.llm import Budget, BudgetExceeded, LLMAuthError, LLMClient, load_routes
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline import build_result, run_combine, run_plan, run_scene
-from videogen_dagster.rag import default_index
 from videogen_dagster.resources.llm import LLMResource
 
 from .fake_openai import FakeOpenAI

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from videogen_dagster.metastore import (
+from videogen_dagster.stores.metastore import (
     ACTIVE,
     FINISHED,
     Conflict,
@@ -14,7 +14,7 @@ from videogen_dagster.metastore import (
     TaskStatus,
     VideoBusy,
 )
-from videogen_dagster.metastore.schema import SCHEMA
+from videogen_dagster.stores.metastore.schema import SCHEMA
 
 
 @pytest.fixture

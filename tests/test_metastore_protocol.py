@@ -5,9 +5,9 @@ import inspect
 
 import pytest
 
-from videogen_dagster.convex import LOCAL_ONLY, MIRRORS, MirroredMetadataStore
-from videogen_dagster.convex.mirror import delegate_and_mirror
-from videogen_dagster.metastore import (
+from videogen_dagster.stores.convex import LOCAL_ONLY, MIRRORS, MirroredMetadataStore
+from videogen_dagster.stores.convex.mirror import delegate_and_mirror
+from videogen_dagster.stores.metastore import (
     READERS,
     WRITERS,
     MetadataReader,

@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.media.rendering import RenderError, render_scene
 from videogen_dagster.models import GenerateRequest
-from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.pipeline import (
     PipelineError,
     Services,
@@ -15,7 +14,8 @@ from videogen_dagster.pipeline import (
     run_scene,
     scenes_to_retry,
 )
-from videogen_dagster.rendering import RenderError, render_scene
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoreConfig
 
 from .conftest import run_cli
 

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from videogen_dagster.media import parse_srt
+from videogen_dagster.media.ffmpeg import parse_srt
 
 from .conftest import ffprobe, run_cli
 

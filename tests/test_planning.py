@@ -1,4 +1,9 @@
-from videogen_dagster.planning import find_equation, match_theorem, plan_offline, theorem_library
+from videogen_dagster.authoring.planning import (
+    find_equation,
+    match_theorem,
+    plan_offline,
+    theorem_library,
+)
 
 
 def test_library_has_the_bundled_theorems():

@@ -5,9 +5,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from videogen_dagster.media.rendering import RenderError, latex_available, render_scene
+from videogen_dagster.media.sandbox import bwrap_available
 from videogen_dagster.models import RenderConfig
-from videogen_dagster.rendering import RenderError, latex_available, render_scene
-from videogen_dagster.sandbox import bwrap_available
 
 pytestmark = pytest.mark.slow
 

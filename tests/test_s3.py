@@ -12,7 +12,7 @@ import httpx
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from videogen_dagster.objectstore import (
+from videogen_dagster.stores.objectstore import (
     MiB,
     ObjectStoreError,
     S3ObjectStore,

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from videogen_dagster.objectstore import (
+from videogen_dagster.stores.objectstore import (
     MiB,
     ObjectStoreError,
     S3ObjectStore,

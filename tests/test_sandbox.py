@@ -15,15 +15,15 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 
-from videogen_dagster.models import RenderConfig
-from videogen_dagster.rendering import RenderError, render_scene
-from videogen_dagster.sandbox import (
+from videogen_dagster.media.rendering import RenderError, render_scene
+from videogen_dagster.media.sandbox import (
     Limits,
     bwrap_available,
     check_code,
     confined_command,
     render_env,
 )
+from videogen_dagster.models import RenderConfig
 
 HOSTILE = Path(__file__).parent / "hostile"
 REPO = Path(__file__).resolve().parent.parent
@@ -61,8 +61,8 @@ def test_static_check(name):
 
 
 def test_every_template_passes_the_static_check():
-    from videogen_dagster.codegen import generate_scene_code
-    from videogen_dagster.planning import plan_offline
+    from videogen_dagster.authoring.codegen import generate_scene_code
+    from videogen_dagster.authoring.planning import plan_offline
 
     for scene in plan_offline("p", "s", "Explain the Pythagorean theorem", 6, True).scenes:
         assert check_code(generate_scene_code(scene, 10).code) == []
@@ -315,9 +315,9 @@ class TestSecretsStayInside:
         from api_bridge.deps import provide_dagster, provide_meta, provide_settings, provide_store
         from api_bridge.main import create_app
         from api_bridge.settings import Settings
-        from videogen_dagster.agent_render import render_posted_code
-        from videogen_dagster.metastore import SqliteMetadataStore
-        from videogen_dagster.objectstore import StoreConfig
+        from videogen_dagster.media.agent_render import render_posted_code
+        from videogen_dagster.stores.metastore import SqliteMetadataStore
+        from videogen_dagster.stores.objectstore import StoreConfig
 
         settings = Settings()
         assert settings.jwt_secret == canaries["JWT_SECRET"]

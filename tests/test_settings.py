@@ -255,7 +255,7 @@ def test_request_validation_reads_settings_not_the_environment(monkeypatch, tmp_
     # Validating a request loads no agent code (models.py and llm.py no longer import each other).
     code = ("import sys; from videogen_dagster.models import GenerateRequest; "
             "GenerateRequest.model_validate({'project_id': 'p', 'content_prompt': 'x'}); "
-            "assert 'videogen_dagster.llm' not in sys.modules, 'llm imported'")
+            "assert 'videogen_dagster.authoring.llm' not in sys.modules, 'llm imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env_without_settings(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]

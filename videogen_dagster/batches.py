@@ -24,8 +24,8 @@ import yaml
 from pydantic import ValidationError
 
 from videogen_dagster.models import GenerateRequest, format_validation_error
-from videogen_dagster.objectstore import move
 from videogen_dagster.pipeline import task_result
+from videogen_dagster.stores.objectstore import move
 
 INCOMING, RUNNING, DONE, FAILED = "batches/incoming/", "batches/running/", "batches/done/", "batches/failed/"
 MAX_ENTRIES = 500

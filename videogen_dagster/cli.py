@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"videogen: invalid request: {format_validation_error(exc)}", file=sys.stderr)
         return 2
-    from videogen_dagster.metastore import VideoBusy
-    from videogen_dagster.objectstore import ObjectStoreError
+    from videogen_dagster.stores.metastore import VideoBusy
+    from videogen_dagster.stores.objectstore import ObjectStoreError
 
     try:
         task = generate(request, concurrency=args.concurrency, quiet=args.json)

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from videogen_dagster import batches
-from videogen_dagster.agent_render import RENDER_TIMEOUT, render_posted_code
+from videogen_dagster.media.agent_render import RENDER_TIMEOUT, render_posted_code
 from videogen_dagster.models import RenderConfig
 from videogen_dagster.partitions import scene_partitions, videos_partitions
 from videogen_dagster.resources.metadata import MetadataStoreResource

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from videogen_dagster.llm_routes import known_models
+from videogen_dagster.authoring.llm_routes import known_models
 from videogen_dagster.settings import get_settings
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.

@@ -13,13 +13,13 @@ import dagster as dg
 
 from videogen_dagster import batches
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
-from videogen_dagster.metastore import SqliteMetadataStore, VideoBusy
 from videogen_dagster.models import slot_key
-from videogen_dagster.objectstore import move
 from videogen_dagster.partitions import videos_partitions
 from videogen_dagster.pipeline import register_request, scenes_token
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.stores.metastore import SqliteMetadataStore, VideoBusy
+from videogen_dagster.stores.objectstore import move
 from videogen_dagster.tags import (
     BATCH_TAG,
     DRIVER_TAG,

@@ -21,13 +21,13 @@ from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
 from api_bridge.schemas import error_responses
 from api_bridge.tasks import scene_seconds
-from videogen_dagster.agent_render import RENDER_TIMEOUT
-from videogen_dagster.codegen import GeneratedScene, generate_scene_code, scene_class_in
-from videogen_dagster.llm import Agents, Budget, LLMClient, LLMError, load_routes
+from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_code, scene_class_in
+from videogen_dagster.authoring.llm import Agents, Budget, LLMClient, LLMError, load_routes
+from videogen_dagster.authoring.planning import ScenePlan, VideoPlan
+from videogen_dagster.media.agent_render import RENDER_TIMEOUT
+from videogen_dagster.media.sandbox import check_code
 from videogen_dagster.models import GenerateRequest, ModelConfig, RenderConfig, new_session_id
 from videogen_dagster.pipeline import offline_planner
-from videogen_dagster.planning import ScenePlan, VideoPlan
-from videogen_dagster.sandbox import check_code
 from videogen_dagster.tags import AGENT_RENDER_JOB, AGENT_RENDER_TAG, KIND_TAG
 
 QUEUE_WAIT = 60.0  # seconds a render may wait for a slot before the request gets a 429

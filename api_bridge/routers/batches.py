@@ -11,10 +11,10 @@ from api_bridge.errors import ApiError
 from api_bridge.launching import LAUNCH_FAILED, first_busy, launch_failed
 from api_bridge.schemas import BatchAccepted, BatchStatusPublic, BatchTask, error_responses
 from videogen_dagster import batches
-from videogen_dagster.metastore import VideoBusy
 from videogen_dagster.models import GenerateRequest, new_task_id, video_key
 from videogen_dagster.pipeline import register_request, task_result
 from videogen_dagster.pipeline.progress import fail
+from videogen_dagster.stores.metastore import VideoBusy
 from videogen_dagster.tags import PLAN_JOB, plan_run_tags
 
 router = APIRouter(prefix="/api/v1/video-generation", tags=["video-generation"], responses=error_responses(500))

@@ -27,7 +27,6 @@ from api_bridge.tasks import (
     estimated_completion,
     reconcile,
 )
-from videogen_dagster.metastore import VideoBusy
 from videogen_dagster.models import (
     GenerateRequest,
     new_task_id,
@@ -44,6 +43,7 @@ from videogen_dagster.pipeline import (
     task_result,
 )
 from videogen_dagster.pipeline.progress import cancel
+from videogen_dagster.stores.metastore import VideoBusy
 from videogen_dagster.tags import (
     COMBINE_JOB,
     PLAN_JOB,

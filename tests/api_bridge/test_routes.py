@@ -10,8 +10,8 @@ from api_bridge.dagster_client import DagsterUnavailable, RunInfo
 from api_bridge.deps import provide_dagster, provide_meta, provide_settings, provide_store
 from api_bridge.main import create_app
 from api_bridge.settings import Settings
-from videogen_dagster.metastore import SqliteMetadataStore
-from videogen_dagster.objectstore import StoreConfig
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoreConfig
 
 BASE = "/api/v1/video-generation"
 
@@ -40,7 +40,7 @@ class RecordingDagster:
         self._check()
         self.launches.append((job, tags, run_config))
         if job == "agent_render_job" and self.renders:
-            from videogen_dagster.agent_render import render_posted_code
+            from videogen_dagster.media.agent_render import render_posted_code
             from videogen_dagster.models import RenderConfig
 
             meta, stores, workdir = self.renders
@@ -431,7 +431,7 @@ def test_bulk_endpoint(env):
 
 
 def test_store_errors_map_to_codes_by_type(env):
-    from videogen_dagster.metastore.errors import Conflict, NotFound, Unavailable
+    from videogen_dagster.stores.metastore.errors import Conflict, NotFound, Unavailable
 
     client, *_ = env
     app = client.app

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from videogen_dagster import media
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.media import ffmpeg
+from videogen_dagster.media.rendering import RenderError, RenderResult
 from videogen_dagster.models import GenerateRequest, RenderConfig
-from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.pipeline import Services
-from videogen_dagster.rendering import RenderError, RenderResult
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoreConfig
 
 PROJECT, SESSION = "unit", "s1"
 VIDEO = f"{PROJECT}.{SESSION}"
@@ -76,7 +76,7 @@ class FakeRenderer:
             raise error
         workdir.mkdir(parents=True, exist_ok=True)
         out = shutil.copy(self.video, workdir / "scene.mp4")
-        return RenderResult(Path(out), media.probe(Path(out)), 0.01, ["fake-render", class_name])
+        return RenderResult(Path(out), ffmpeg.probe(Path(out)), 0.01, ["fake-render", class_name])
 
 
 @pytest.fixture

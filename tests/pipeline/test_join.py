@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from videogen_dagster.media import parse_srt
+from videogen_dagster.media.ffmpeg import parse_srt
 from videogen_dagster.pipeline import (
     EditSpec,
     PipelineError,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from videogen_dagster.media import parse_srt
+from videogen_dagster.authoring.planning import ScenePlan
+from videogen_dagster.media.ffmpeg import parse_srt
 from videogen_dagster.pipeline import (
     PipelineError,
     offline_planner,
@@ -10,7 +11,6 @@ from videogen_dagster.pipeline import (
     run_scene,
     scenes_to_retry,
 )
-from videogen_dagster.planning import ScenePlan
 
 from .conftest import SESSION, VIDEO, register, render_error, start_task
 

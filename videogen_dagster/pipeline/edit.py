@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.authoring.planning import ScenePlan, wrapped
 from videogen_dagster.pipeline.services import PipelineError
-from videogen_dagster.planning import ScenePlan, wrapped
+from videogen_dagster.stores.metastore import SqliteMetadataStore
 
 EDIT_COLOURS = {
     "blue": "#3b82f6",

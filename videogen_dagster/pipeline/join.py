@@ -10,17 +10,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from videogen_dagster import media
-from videogen_dagster.codegen import Cue
-from videogen_dagster.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.authoring.codegen import Cue
+from videogen_dagster.authoring.planning import VideoPlan
+from videogen_dagster.media import ffmpeg
 from videogen_dagster.models import GenerateRequest, parse_scene_id
 from videogen_dagster.models import video_key as make_video_key
-from videogen_dagster.objectstore import ObjectStore, StoredObject, video_object_key
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, total_steps
 from videogen_dagster.pipeline.progress import advance, complete, fail
 from videogen_dagster.pipeline.results import render_result, snapshot_result
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, Services
-from videogen_dagster.planning import VideoPlan
+from videogen_dagster.stores.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.stores.objectstore import ObjectStore, StoredObject, video_object_key
 
 
 @dataclass
@@ -30,7 +30,7 @@ class CombineOutcome:
     subtitles_srt: StoredObject
     subtitles_vtt: StoredObject
     manifest: StoredObject
-    info: media.VideoInfo
+    info: ffmpeg.VideoInfo
     method: str
     result: dict
 
@@ -131,8 +131,8 @@ def _join(j: _Join) -> CombineOutcome:
         return video_object_key(j.prefix, j.plan.project_id, j.plan.session_id, version, name)
 
     vid = j.store.put_file(key("combined.mp4"), out)
-    srt = j.store.put_bytes(key("subtitles.srt"), media.to_srt(cues).encode())
-    vtt = j.store.put_bytes(key("subtitles.vtt"), media.to_vtt(cues).encode())
+    srt = j.store.put_bytes(key("subtitles.srt"), ffmpeg.to_srt(cues).encode())
+    vtt = j.store.put_bytes(key("subtitles.vtt"), ffmpeg.to_vtt(cues).encode())
     advance(meta, j.task_id, j.total - 1, j.total, "Writing manifest...", "manifest")
     combined = {
         "version": version,
@@ -153,28 +153,28 @@ def _join(j: _Join) -> CombineOutcome:
     return CombineOutcome(version, vid, srt, vtt, man, info, method, result)
 
 
-def _concat(j: _Join) -> tuple[Path, str, media.VideoInfo, list[Cue]]:
+def _concat(j: _Join) -> tuple[Path, str, ffmpeg.VideoInfo, list[Cue]]:
     """The scenes joined in order (the joined file, how, its probe) and their subtitles, offset."""
     parts, cue_sets, infos = [], [], []
     for n in range(1, j.plan.scene_count + 1):
         assets = j.scenes[n]["assets"]
         local = j.store.download(assets["video"]["key"], j.work / f"{n:02d}.mp4")
         parts.append(local)
-        cues = media.parse_srt(j.store.get_bytes(assets["subtitles"]["key"]).decode())
+        cues = ffmpeg.parse_srt(j.store.get_bytes(assets["subtitles"]["key"]).decode())
         # Duration and streams were probed when the scene was stored: no second probe.
         cue_sets.append((cues, float(j.scenes[n]["duration"])))
         infos.append(
-            media.VideoInfo.from_metadata(assets["video"].get("media") or {}, local.stat().st_size)
+            ffmpeg.VideoInfo.from_metadata(assets["video"].get("media") or {}, local.stat().st_size)
         )
     out = j.work / "combined.mp4"
-    method = media.concat(parts, out, infos)
-    info = media.probe(out)
+    method = ffmpeg.concat(parts, out, infos)
+    info = ffmpeg.probe(out)
     expected = sum(d for _, d in cue_sets)
     if abs(info.duration - expected) > DURATION_TOLERANCE:
         raise PipelineError(
             f"joined video lasts {info.duration:.3f}s but its scenes add up to {expected:.3f}s"
         )
-    return out, method, info, media.offset_cues(cue_sets)
+    return out, method, info, ffmpeg.offset_cues(cue_sets)
 
 
 def _done_message(j: _Join, version: int) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.models import GenerateRequest, scene_id
-from videogen_dagster.objectstore import StoredObject, plan_key
 from videogen_dagster.pipeline.progress import advance, fail
 from videogen_dagster.pipeline.services import PipelineError, Services
-from videogen_dagster.planning import VideoPlan
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoredObject, plan_key
 
 EDIT_STEPS = 4  # render the edit, store it, re-join, manifest
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import SqliteMetadataStore
 
 # The longest error a task or scene keeps: a render's log tail is already in it, and more only
 # bloats every status poll.

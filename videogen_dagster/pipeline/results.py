@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from videogen_dagster.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.models import scene_id, split_video_key
-from videogen_dagster.objectstore import StoreConfig
-from videogen_dagster.planning import VideoPlan
+from videogen_dagster.stores.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.stores.objectstore import StoreConfig
 
 URL_FIELDS = {
     "video": "s3_video_url",

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, total_steps
 from videogen_dagster.pipeline.progress import advance, clip, fail
@@ -20,7 +20,7 @@ from videogen_dagster.pipeline.scene_render import (
 )
 from videogen_dagster.pipeline.scene_store import store_scene
 from videogen_dagster.pipeline.services import Services
-from videogen_dagster.planning import VideoPlan
+from videogen_dagster.stores.metastore import SqliteMetadataStore
 
 
 def run_scene(

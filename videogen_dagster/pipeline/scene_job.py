@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from videogen_dagster import media
-from videogen_dagster.codegen import GeneratedScene
+from videogen_dagster.authoring.codegen import GeneratedScene
+from videogen_dagster.authoring.planning import ScenePlan, VideoPlan
+from videogen_dagster.media import ffmpeg
+from videogen_dagster.media.rendering import RenderResult
 from videogen_dagster.models import GenerateRequest, scene_id
-from videogen_dagster.objectstore import StoredObject
 from videogen_dagster.pipeline.edit import EditSpec, offline_edit, scene_to_edit
 from videogen_dagster.pipeline.plan import load_plan, load_request
 from videogen_dagster.pipeline.progress import fail
 from videogen_dagster.pipeline.services import PipelineError, Services
-from videogen_dagster.planning import ScenePlan, VideoPlan
-from videogen_dagster.rendering import RenderResult
+from videogen_dagster.stores.objectstore import StoredObject
 
 
 @dataclass
@@ -80,7 +80,7 @@ class SceneOutcome:
     scene_number: int
     version: int
     objects: dict[str, StoredObject]
-    info: media.VideoInfo
+    info: ffmpeg.VideoInfo
     render_seconds: float
     attempts: int
     coder: str

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videogen_dagster import media
-from videogen_dagster.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.media import ffmpeg
+from videogen_dagster.media.rendering import RenderError, RenderResult
 from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, offline_fix
-from videogen_dagster.rendering import RenderError, RenderResult
 
 
 def first_code(job: SceneJob) -> GeneratedScene:
@@ -90,7 +90,7 @@ def visual_fix(
     svc, request = job.svc, job.request
     for r in range(1, rounds + 1):
         result = rendered.result
-        frames = media.frames(
+        frames = ffmpeg.frames(
             result.video, work / f"frames{r}", count=3, duration=result.info.duration
         )
         problems, corrected = job.agents.review_frames(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videogen_dagster import media
-from videogen_dagster.codegen import Cue, GeneratedScene
-from videogen_dagster.objectstore import scene_object_key
+from videogen_dagster.authoring.codegen import Cue, GeneratedScene
+from videogen_dagster.media import ffmpeg
 from videogen_dagster.pipeline.scene_job import Rendered, SceneJob, SceneOutcome
+from videogen_dagster.stores.objectstore import scene_object_key
 
 SCENE_FILES = {
     "source": "scene.py",
@@ -81,9 +81,9 @@ def _write_files(rendered: Rendered, work: Path) -> dict[str, Path]:
     generated, result = rendered.generated, rendered.result
     info = result.info
     # The frame just before the outro shows the scene at its fullest.
-    thumb = media.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
+    thumb = ffmpeg.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
     srt = work / "subtitles.srt"
-    srt.write_text(media.to_srt(_cues(generated, info.duration)), encoding="utf-8")
+    srt.write_text(ffmpeg.to_srt(_cues(generated, info.duration)), encoding="utf-8")
     source = work / "scene.py"
     source.write_text(generated.code, encoding="utf-8")
     return {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
@@ -91,5 +91,5 @@ def _write_files(rendered: Rendered, work: Path) -> dict[str, Path]:
 
 def _cues(generated: GeneratedScene, duration: float) -> list[Cue]:
     if generated.spread_cues:
-        return media.spread_cues([c.text for c in generated.cues], duration)
-    return media.fit_cues(generated.cues, duration)
+        return ffmpeg.spread_cues([c.text for c in generated.cues], duration)
+    return ffmpeg.fit_cues(generated.cues, duration)

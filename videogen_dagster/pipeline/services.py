@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videogen_dagster.codegen import GeneratedScene, generate_scene_code
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.authoring.planning import ScenePlan, VideoPlan, plan_offline
+from videogen_dagster.media.rendering import (
+    RenderError,
+    RenderResult,
+    latex_available,
+    render_scene,
+)
 from videogen_dagster.models import GenerateRequest
-from videogen_dagster.objectstore import ObjectStore, StoreConfig
-from videogen_dagster.planning import ScenePlan, VideoPlan, plan_offline
-from videogen_dagster.rendering import RenderError, RenderResult, latex_available, render_scene
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import ObjectStore, StoreConfig
 
 # How far a measured duration may be from the expected one (frame rounding).
 DURATION_TOLERANCE = 0.1

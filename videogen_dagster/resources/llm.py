@@ -5,7 +5,7 @@ from typing import Literal
 
 import dagster as dg
 
-from videogen_dagster.llm import Agents, Budget, LLMClient, Usage, load_routes
+from videogen_dagster.authoring.llm import Agents, Budget, LLMClient, Usage, load_routes
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline import Coder, Planner, offline_planner, template_coder
 from videogen_dagster.settings import get_settings
@@ -47,7 +47,7 @@ class LLMResource(dg.ConfigurableResource):
             )
             rag = None
             if request.llm.use_rag:
-                from videogen_dagster.rag import default_index
+                from videogen_dagster.authoring.rag import default_index
 
                 rag = default_index()
             return Agents(client=LLMClient(routes, budget), config=request.llm, rag=rag)

@@ -1,13 +1,13 @@
 """Metadata store resource: tasks, videos, scenes, versions. Embedded default: SQLite; with a
-Convex deployment configured, every write is also mirrored to Convex (see convex/)."""
+Convex deployment configured, every write is also mirrored to Convex (see stores/convex/)."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from videogen_dagster.convex import open_metadata_store
-from videogen_dagster.metastore import SqliteMetadataStore
 from videogen_dagster.settings import get_settings
+from videogen_dagster.stores.convex import open_metadata_store
+from videogen_dagster.stores.metastore import SqliteMetadataStore
 
 
 class MetadataStoreResource(dg.ConfigurableResource):

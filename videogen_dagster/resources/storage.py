@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from videogen_dagster.objectstore import StoreConfig
 from videogen_dagster.settings import get_settings
+from videogen_dagster.stores.objectstore import StoreConfig
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
-    """Where every artifact is written, under a versioned key layout (see objectstore/keys.py).
+    """Where every artifact is written, under a versioned key layout (see stores/objectstore/keys.py).
 
     S3 is configured by the project's settings (S3_BUCKET and the other S3_*/AWS_* variables,
     videogen_dagster/settings/), read when the store is used, so credentials never appear in

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videogen_dagster.convex.client import ConvexClient, ConvexError, ConvexStale, ConvexUnavailable
-from videogen_dagster.convex.outbox import ConvexOutbox
-from videogen_dagster.convex.records import (
+from videogen_dagster.stores.convex.client import (
+    ConvexClient,
+    ConvexError,
+    ConvexStale,
+    ConvexUnavailable,
+)
+from videogen_dagster.stores.convex.outbox import ConvexOutbox
+from videogen_dagster.stores.convex.records import (
     clean,
     edit_args,
     replaced_version_args,
@@ -27,7 +32,7 @@ from videogen_dagster.convex.records import (
     version_args,
     video_args,
 )
-from videogen_dagster.metastore import READERS, WRITERS, MetadataStore, SqliteMetadataStore
+from videogen_dagster.stores.metastore import READERS, WRITERS, MetadataStore, SqliteMetadataStore
 
 if TYPE_CHECKING:
     # The methods are made from the protocol at import time (_delegate_and_mirror below); to a

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from videogen_dagster.codegen import Cue
+from videogen_dagster.authoring.codegen import Cue
 
 # Stream copy is only safe when every scene has the same codec parameters.
 _COPY_KEYS = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "time_base")

@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from videogen_dagster.planning import (
+from videogen_dagster.authoring.planning import (
     ScenePlan,
     choose_diagram,
     choose_plot,
@@ -28,7 +28,7 @@ SECONDS_PER_WORD = 0.32
 TEMPLATE_CODER = "offline-template-coder"
 
 _env = jinja2.Environment(
-    loader=jinja2.PackageLoader("videogen_dagster", "templates"),
+    loader=jinja2.PackageLoader("videogen_dagster.authoring", "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     trim_blocks=True,

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from videogen_dagster.convex.client import (
+from videogen_dagster.stores.convex.client import (
     ConvexClient,
     ConvexFunctionError,
     ConvexRequestError,
     ConvexUnavailable,
 )
-from videogen_dagster.metastore.status import now_iso
+from videogen_dagster.stores.metastore.status import now_iso
 
 log = logging.getLogger("videogen.convex")
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from videogen_dagster.metastore.schema import create_schema
+from videogen_dagster.stores.metastore.schema import create_schema
 
 
 class SqliteDb:

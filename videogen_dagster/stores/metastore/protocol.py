@@ -1,7 +1,7 @@
 """The metadata store's interface: every method the pipeline, the bridge, the CLI and the sensors
 call, split into reads and writes.
 
-`SqliteMetadataStore` implements it; `videogen_dagster.convex.MirroredMetadataStore` wraps any
+`SqliteMetadataStore` implements it; `videogen_dagster.stores.convex.MirroredMetadataStore` wraps any
 implementation and mirrors every write to Convex. WRITERS is what that wrapper (and its test)
 enumerate: a method added to MetadataWriter must be given a Convex mirror or be declared local
 only there, or the wrapper's class fails to build. Records are dicts of a row's columns (JSON

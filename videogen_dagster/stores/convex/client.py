@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from videogen_dagster.metastore.errors import Conflict, Unavailable
+from videogen_dagster.stores.metastore.errors import Conflict, Unavailable
 
 
 class ConvexError(RuntimeError):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from videogen_dagster.metastore.db import SqliteDb, decode
-from videogen_dagster.metastore.errors import VideoBusy
-from videogen_dagster.metastore.status import ACTIVE, FINISHED, TaskStatus, now_iso, sql_list
+from videogen_dagster.stores.metastore.db import SqliteDb, decode
+from videogen_dagster.stores.metastore.errors import VideoBusy
+from videogen_dagster.stores.metastore.status import ACTIVE, FINISHED, TaskStatus, now_iso, sql_list
 
 # The columns update_task may set.
 TASK_FIELDS = {

@@ -3,7 +3,7 @@
 Dagster's DefaultRunLauncher asks the code server to start each run in a freshly spawned Python
 (the code server hard-codes the `spawn` start method), which then imports Dagster and the code
 location again: ~1.4 s on these machines before the first step, paid by every plan, scene and
-join run. This launcher keeps one warm parent per code location (`videogen_dagster.warm_worker`,
+join run. This launcher keeps one warm parent per code location (`videogen_dagster.launcher.warm_worker`,
 started on the first launch) that has already imported them, and forks each run worker from it.
 
 What it keeps from the default: a run executes exactly as `dagster api execute_run` runs it; the
@@ -40,7 +40,7 @@ from dagster import _check as check
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._serdes import ConfigurableClassData, serialize_value
 
-from videogen_dagster.warm_worker import process_start, recv_json, send_json
+from videogen_dagster.launcher.warm_worker import process_start, recv_json, send_json
 
 PID_TAG = "videogen/worker_pid"
 STARTED_TAG = "videogen/worker_started"
@@ -62,7 +62,7 @@ class WarmParent:
     def start(self) -> None:
         if os.path.exists(self.path):
             os.unlink(self.path)
-        cmd = [self.executable, "-m", "videogen_dagster.warm_worker", "--socket", self.path, "--instance-ref", self.ref_file]
+        cmd = [self.executable, "-m", "videogen_dagster.launcher.warm_worker", "--socket", self.path, "--instance-ref", self.ref_file]
         for name in self.preload:
             cmd += ["--preload", name]
         self.proc = subprocess.Popen(cmd, cwd=self.cwd or None, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -1,21 +1,33 @@
 """The metadata store: tasks, videos, scenes, scene versions and their assets.
 
 `MetadataStore` (protocol.py) is the interface; `SqliteMetadataStore` (sqlite.py) the embedded
-implementation; `videogen_dagster.convex.MirroredMetadataStore` wraps one and mirrors every write
+implementation; `videogen_dagster.stores.convex.MirroredMetadataStore` wraps one and mirrors every write
 to Convex. Every write is an upsert by natural key, so replaying one is harmless.
 """
 
-from videogen_dagster.metastore.errors import Conflict, NotFound, StoreError, Unavailable, VideoBusy
-from videogen_dagster.metastore.protocol import (
+from videogen_dagster.stores.metastore.errors import (
+    Conflict,
+    NotFound,
+    StoreError,
+    Unavailable,
+    VideoBusy,
+)
+from videogen_dagster.stores.metastore.protocol import (
     READERS,
     WRITERS,
     MetadataReader,
     MetadataStore,
     MetadataWriter,
 )
-from videogen_dagster.metastore.sqlite import SqliteMetadataStore
-from videogen_dagster.metastore.status import ACTIVE, FINISHED, SceneStatus, TaskStatus, now_iso
-from videogen_dagster.metastore.tasks import TASK_FIELDS
+from videogen_dagster.stores.metastore.sqlite import SqliteMetadataStore
+from videogen_dagster.stores.metastore.status import (
+    ACTIVE,
+    FINISHED,
+    SceneStatus,
+    TaskStatus,
+    now_iso,
+)
+from videogen_dagster.stores.metastore.tasks import TASK_FIELDS
 
 __all__ = [
     "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "WRITERS", "Conflict", "MetadataReader",

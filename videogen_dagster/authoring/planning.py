@@ -63,7 +63,7 @@ def _tokens(text: str) -> list[str]:
 def theorem_library() -> list[dict]:
     """Every bundled theorem entry, with the file it came from."""
     out: list[dict] = []
-    folder = resources.files("videogen_dagster") / "data" / "theoremexplainbench"
+    folder = resources.files("videogen_dagster.authoring") / "data" / "theoremexplainbench"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".json"):
             for item in json.loads(entry.read_text(encoding="utf-8")):

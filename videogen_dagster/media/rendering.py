@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from videogen_dagster import sandbox
-from videogen_dagster.media import MediaError, VideoInfo, probe
+from videogen_dagster.media import sandbox
+from videogen_dagster.media.ffmpeg import MediaError, VideoInfo, probe
 from videogen_dagster.models import PRESETS, RenderConfig
 
 

@@ -6,14 +6,14 @@ import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
-from videogen_dagster.objectstore.base import (
+from videogen_dagster.settings import MiB, S3Settings
+from videogen_dagster.stores.objectstore.base import (
     ObjectStoreError,
     StoredObject,
     content_type_for,
     sha256_file,
 )
-from videogen_dagster.objectstore.keys import project_of
-from videogen_dagster.settings import MiB, S3Settings
+from videogen_dagster.stores.objectstore.keys import project_of
 
 S3_MAX_PARTS = 10_000
 S3_MIN_PART = 5 * MiB

@@ -8,7 +8,8 @@
   `resources/storage.py`).
 """
 
-from videogen_dagster.objectstore.base import (
+from videogen_dagster.settings import MAX_PRESIGN_SECONDS, MiB, S3Settings
+from videogen_dagster.stores.objectstore.base import (
     CONTENT_TYPES,
     ObjectStore,
     ObjectStoreError,
@@ -17,16 +18,20 @@ from videogen_dagster.objectstore.base import (
     move,
     sha256_file,
 )
-from videogen_dagster.objectstore.config import StoreConfig
-from videogen_dagster.objectstore.keys import (
+from videogen_dagster.stores.objectstore.config import StoreConfig
+from videogen_dagster.stores.objectstore.keys import (
     plan_key,
     project_of,
     scene_object_key,
     video_object_key,
 )
-from videogen_dagster.objectstore.local import LocalObjectStore
-from videogen_dagster.objectstore.s3 import S3_MAX_PARTS, S3_MIN_PART, S3ObjectStore, part_size_for
-from videogen_dagster.settings import MAX_PRESIGN_SECONDS, MiB, S3Settings
+from videogen_dagster.stores.objectstore.local import LocalObjectStore
+from videogen_dagster.stores.objectstore.s3 import (
+    S3_MAX_PARTS,
+    S3_MIN_PART,
+    S3ObjectStore,
+    part_size_for,
+)
 
 __all__ = [
     "CONTENT_TYPES",

@@ -5,7 +5,7 @@ mutations; records.py: store records as the mutations' arguments; mirror.py: the
 that mirrors every write, and open_metadata_store, the factory the resource and the bridge use.
 """
 
-from videogen_dagster.convex.client import (
+from videogen_dagster.stores.convex.client import (
     ConvexClient,
     ConvexError,
     ConvexFunctionError,
@@ -13,13 +13,13 @@ from videogen_dagster.convex.client import (
     ConvexStale,
     ConvexUnavailable,
 )
-from videogen_dagster.convex.mirror import (
+from videogen_dagster.stores.convex.mirror import (
     LOCAL_ONLY,
     MIRRORS,
     MirroredMetadataStore,
     open_metadata_store,
 )
-from videogen_dagster.convex.outbox import ConvexOutbox
+from videogen_dagster.stores.convex.outbox import ConvexOutbox
 
 __all__ = [
     "LOCAL_ONLY", "MIRRORS", "ConvexClient", "ConvexError", "ConvexFunctionError", "ConvexOutbox",

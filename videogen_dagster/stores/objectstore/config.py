@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from videogen_dagster.objectstore.base import ObjectStore, ObjectStoreError
-from videogen_dagster.objectstore.local import LocalObjectStore
-from videogen_dagster.objectstore.s3 import S3ObjectStore
 from videogen_dagster.settings import S3Settings, Settings, SettingsError, get_settings
+from videogen_dagster.stores.objectstore.base import ObjectStore, ObjectStoreError
+from videogen_dagster.stores.objectstore.local import LocalObjectStore
+from videogen_dagster.stores.objectstore.s3 import S3ObjectStore
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from videogen_dagster.metastore.tasks import SqliteTasks
-from videogen_dagster.metastore.videos import SqliteVideos
+from videogen_dagster.stores.metastore.tasks import SqliteTasks
+from videogen_dagster.stores.metastore.videos import SqliteVideos
 
 
 class SqliteMetadataStore(SqliteVideos, SqliteTasks):

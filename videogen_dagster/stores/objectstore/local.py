@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from videogen_dagster.objectstore.base import (
+from videogen_dagster.stores.objectstore.base import (
     ObjectStoreError,
     StoredObject,
     content_type_for,

@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from videogen_dagster.codegen import Cue, GeneratedScene, class_name_for
-from videogen_dagster.llm_routes import Route, load_routes  # noqa: F401 (re-exported for the agents' callers)
+from videogen_dagster.authoring.codegen import Cue, GeneratedScene, class_name_for
+from videogen_dagster.authoring.llm_routes import Route, load_routes  # noqa: F401 (re-exported for the agents' callers)
+from videogen_dagster.authoring.planning import ScenePlan, VideoPlan
 from videogen_dagster.models import GenerateRequest, ModelConfig
-from videogen_dagster.planning import ScenePlan, VideoPlan
 
 LLM_PLANNER = "llm-planner"
 LLM_CODER = "llm-coder"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from videogen_dagster.metastore import SqliteMetadataStore
+from videogen_dagster.media.rendering import RenderError, render_scene
 from videogen_dagster.models import RenderConfig
-from videogen_dagster.objectstore import StoreConfig
-from videogen_dagster.rendering import RenderError, render_scene
+from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.objectstore import StoreConfig
 
 RENDER_TIMEOUT = 120.0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from videogen_dagster.metastore.db import SqliteDb, decode
-from videogen_dagster.metastore.errors import NotFound
-from videogen_dagster.metastore.status import SceneStatus, now_iso
+from videogen_dagster.stores.metastore.db import SqliteDb, decode
+from videogen_dagster.stores.metastore.errors import NotFound
+from videogen_dagster.stores.metastore.status import SceneStatus, now_iso
 
 USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens")
 
