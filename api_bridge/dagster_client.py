@@ -22,7 +22,6 @@ from api_bridge.dagster_errors import (
 from api_bridge.dagster_health import dagster_health
 from videogen_dagster.tags import TASK_TAG
 
-ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "MANAGED", "CANCELING"}
 log = logging.getLogger("api_bridge")
 
 
@@ -221,10 +220,13 @@ class DagsterClient:
 
         return self._retrying(attempt, f"launch {job}")
 
-    def _runs_tagged(self, key: str, value: str) -> list[dict]:
+    def _runs_tagged(self, key: str, value: str, active: bool = False) -> list[dict]:
+        """Runs carrying the tag (only queued or running ones with `active`): id and tags."""
+        statuses = ", statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]" if active else ""
         data = self.query(
-            """query($key: String!, $value: String!) {
-                 runsOrError(filter: {tags: [{key: $key, value: $value}]}) { ... on Runs { results { runId } } } }""",
+            f"""query($key: String!, $value: String!) {{
+                 runsOrError(filter: {{tags: [{{key: $key, value: $value}}]{statuses}}}) {{
+                   ... on Runs {{ results {{ runId tags {{ key value }} }} }} }} }}""",
             {"key": key, "value": value},
         )
         return (data.get("runsOrError") or {}).get("results", [])
@@ -281,33 +283,14 @@ class DagsterClient:
 
     def active_runs_for_partition(self, partition: str) -> list[tuple[str, str | None]]:
         """(run id, task id) of the partition's queued or running runs."""
-        data = self.query(
-            """query($value: String!) {
-                 runsOrError(filter: {tags: [{key: "dagster/partition", value: $value}],
-                                      statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
-                   ... on Runs { results { runId tags { key value } } }
-                 }
-               }""",
-            {"value": partition},
-        )
         return [
-            (
-                r["runId"],
-                next((t["value"] for t in r.get("tags", []) if t["key"] == TASK_TAG), None),
-            )
-            for r in data["runsOrError"].get("results", [])
+            (r["runId"], next((t["value"] for t in r["tags"] if t["key"] == TASK_TAG), None))
+            for r in self._runs_tagged("dagster/partition", partition, active=True)
         ]
 
     def count_active_runs(self, tag: str, value: str) -> int:
         """Queued or running runs carrying the tag (e.g. every render: videogen/kind=scene)."""
-        data = self.query(
-            """query($key: String!, $value: String!) {
-                 runsOrError(filter: {tags: [{key: $key, value: $value}],
-                                      statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
-                   ... on Runs { results { runId } } } }""",
-            {"key": tag, "value": value},
-        )
-        return len((data.get("runsOrError") or {}).get("results", []))
+        return len(self._runs_tagged(tag, value, active=True))
 
     def run_status(self, run_id: str) -> str | None:
         data = self.query(

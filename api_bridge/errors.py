@@ -20,6 +20,9 @@ CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "N
          500: "INTERNAL_ERROR", 502: "LLM_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
 
+STORE_ERRORS = {NotFound: 404, Conflict: 409, Unavailable: 503}
+
+
 class ApiError(Exception):
     """An error answer in the spec's shape; `headers` go with it (e.g. Retry-After on a 429)."""
 
@@ -58,17 +61,12 @@ def install(app: FastAPI) -> None:
         return error_body(exc.status, exc.detail, exc.error_code, exc.headers)
 
     # The store's typed errors map to codes by type (a route may still catch them to say more).
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return error_body(404, str(exc), "NOT_FOUND")
+    for error_type, status in STORE_ERRORS.items():
 
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return error_body(409, str(exc), "CONFLICT")
+        async def _store(_: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return error_body(status, str(exc))
 
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        return error_body(503, str(exc), "SERVICE_UNAVAILABLE")
+        app.add_exception_handler(error_type, _store)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

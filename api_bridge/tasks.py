@@ -11,13 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
 from api_bridge.settings import Settings
 from videogen_dagster.pipeline.progress import cancel, fail
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import FINISHED, SqliteMetadataStore
 
 # Fixed costs of a chain beyond the renders: the plan run, one chain-sensor tick (the sensor
 # daemon loops every 5 s), queueing and warm run start-ups (measured 3-7 s; the join runs in the
 # last scene run).
 CHAIN_OVERHEAD_SECONDS = 8.0
-TERMINAL = {"completed", "failed", "cancelled"}
+TERMINAL = FINISHED  # the store's finished statuses, under the name the routes use
 
 
 def scene_seconds(meta: SqliteMetadataStore, settings: Settings, quality: str) -> float:

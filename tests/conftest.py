@@ -19,10 +19,14 @@ def var_dir(tmp_path: Path) -> Path:
     return d
 
 
-def run_cli(args: list[str], var_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`videogen` in a subprocess with its own state folder and Dagster instance."""
+def run_cli(
+    args: list[str], var_dir: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`videogen` in a subprocess with its own state folder and Dagster instance (and `env`
+    added to this process's environment)."""
     env = {
         **os.environ,
+        **(env or {}),
         "VIDEOGEN_VAR_DIR": str(var_dir),
         "DAGSTER_HOME": str(var_dir / "dagster"),
     }
@@ -30,6 +34,26 @@ def run_cli(args: list[str], var_dir: Path, timeout: float = 300) -> subprocess.
         [sys.executable, "-m", "videogen_dagster.cli", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def start_moto(auth_free_calls: str | None = None) -> tuple[subprocess.Popen, str]:
+    """moto_server in its own process (a real HTTP S3 endpoint): (process, URL). With
+    `auth_free_calls`, IAM auth is enforced after that many unauthenticated calls."""
+    port = free_port()
+    env = {**os.environ}
+    if auth_free_calls is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = auth_free_calls
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/moto-api/")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def ffprobe(path: Path) -> dict:

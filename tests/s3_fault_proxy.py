@@ -193,21 +193,17 @@ class _Handler(BaseHTTPRequestHandler):
                         yield trailer
                         if trailer in (b"\r\n", b"\n", b""):
                             return
-                left = size + 2  # data and its CRLF
-                while left:
-                    piece = self.rfile.read(min(CHUNK, left))
-                    if not piece:
-                        raise ConnectionError("client closed mid-body")
-                    left -= len(piece)
-                    yield piece
+                yield from self._exactly(size + 2)  # data and its CRLF
         else:
-            left = int(self.headers.get("Content-Length") or 0)
-            while left:
-                piece = self.rfile.read(min(CHUNK, left))
-                if not piece:
-                    raise ConnectionError("client closed mid-body")
-                left -= len(piece)
-                yield piece
+            yield from self._exactly(int(self.headers.get("Content-Length") or 0))
+
+    def _exactly(self, left: int):
+        while left:
+            piece = self.rfile.read(min(CHUNK, left))
+            if not piece:
+                raise ConnectionError("client closed mid-body")
+            left -= len(piece)
+            yield piece
 
     def _drain(self) -> None:
         for _ in self._body_chunks():

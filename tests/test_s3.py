@@ -3,9 +3,6 @@
 import hashlib
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import boto3
 import httpx
@@ -20,29 +17,15 @@ from videogen_dagster.stores.objectstore import (
     StoreConfig,
 )
 
-from .conftest import free_port, run_cli, wait_http
+from .conftest import run_cli, start_moto
 
 REGION = "us-east-1"
-
-
-def _moto(auth_free_calls: str | None):
-    port = free_port()
-    env = {**os.environ}
-    if auth_free_calls is not None:
-        env["INITIAL_NO_AUTH_ACTION_COUNT"] = auth_free_calls
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/moto-api/")
-    return proc, url
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """moto_server in its own process: a real HTTP S3 endpoint."""
-    proc, url = _moto(None)
+    proc, url = start_moto()
     yield {"url": url, "key": "testing", "secret": "testing"}
     proc.terminate()
     proc.wait(timeout=10)
@@ -53,7 +36,7 @@ def s3_auth_endpoint():
     """moto_server with IAM auth enforced: the first 3 calls (an IAM user, its key and policy)
     are unauthenticated, every later one needs valid credentials. (moto cannot serve presigned
     URLs in this mode, so only the credential checks use it.)"""
-    proc, url = _moto("3")
+    proc, url = start_moto("3")
     iam = boto3.client("iam", endpoint_url=url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     iam.create_user(UserName="videogen")
     key = iam.create_access_key(UserName="videogen")["AccessKey"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from videogen_dagster.stores.objectstore import (
     StoreConfig,
 )
 
-from .conftest import free_port, run_cli, wait_http
+from .conftest import run_cli, start_moto
 from .s3_fault_proxy import FaultProxy, FaultRule, classify
 
 REGION = "us-east-1"
@@ -37,18 +35,10 @@ READ_TIMEOUT, HANG = 1.0, 3.0
 
 @pytest.fixture(scope="module")
 def moto_url():
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/moto-api/")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    proc, url = start_moto()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -242,19 +232,10 @@ def generate_through_faults(moto_url: str, direct, var_dir: Path, bucket: str, m
         "S3_MULTIPART_THRESHOLD_MB": "0.01",
     }
     rules = [FaultRule(r.fault, r.op, r.key, r.times, r.skip) for r in GENERATION_FAULTS]
-    saved = {k: os.environ.get(k) for k in [*env, "S3_ENDPOINT_URL"]}
     with FaultProxy(moto_url, rules, hang_seconds=hang) as proxy:
-        os.environ.update(env, S3_ENDPOINT_URL=proxy.url)
-        try:
-            proc = run_cli(["generate", "Explain the Pythagorean theorem", "--scenes", "2", "--quality", "preview",
-                            "--project", "faults", "--session", "s1", "--max-scene-duration", "4",
-                            "--concurrency", "2", "--json"], var_dir, timeout=240)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        proc = run_cli(["generate", "Explain the Pythagorean theorem", "--scenes", "2", "--quality", "preview",
+                        "--project", "faults", "--session", "s1", "--max-scene-duration", "4",
+                        "--concurrency", "2", "--json"], var_dir, timeout=240, env={**env, "S3_ENDPOINT_URL": proxy.url})
     return proc, proxy
 
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from videogen_dagster.models import GenerateRequest, format_validation_error
 from videogen_dagster.pipeline import task_result
+from videogen_dagster.stores.metastore import FINISHED
 from videogen_dagster.stores.objectstore import move
 
 INCOMING, RUNNING, DONE, FAILED = "batches/incoming/", "batches/running/", "batches/done/", "batches/failed/"
@@ -150,7 +151,7 @@ def topics_batch(topics: list[dict], day: date, size: int, scene_count: int, qua
 def finish_batch_if_done(meta, stores, b: dict) -> dict | None:
     """Write the summary of a batch whose tasks have all ended (for files: beside it in done/)."""
     tasks = {e["task_id"]: meta.get_task(e["task_id"]) for e in b["entries"] if e.get("task_id")}
-    if any(t is None or t["status"] not in ("completed", "failed", "cancelled") for t in tasks.values()):
+    if any(t is None or t["status"] not in FINISHED for t in tasks.values()):
         return None
     results = {
         tid: task_result(meta, stores, t) for tid, t in tasks.items() if t["status"] == "completed"

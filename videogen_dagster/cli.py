@@ -113,8 +113,7 @@ def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurr
     from videogen_dagster.pipeline.plan import load_request
 
     # The plan run shows what it was asked (prompt, scenes, quality), as from the bridge.
-    plan_tags = {k: v for k, v in plan_run_tags(video_key, task_id, load_request(meta, video_key)).items()
-                 if k != "dagster/partition"}
+    plan_tags = plan_run_tags(video_key, task_id, load_request(meta, video_key), partition=False)
     planned = scenes is not None or _run_step(PLAN_JOB, video_key, {**plan_tags, **tags})
     if planned:
         if scenes is None:

@@ -218,8 +218,8 @@ def _batch_requests(meta, batch, name: str) -> tuple[list[dg.RunRequest], list[s
             run_key=f"batch:{batch.batch_id}:{e.line}",
             job_name=plan_job.name,
             partition_key=e.request.video_key,
-            tags={k: v for k, v in plan_run_tags(e.request.video_key, e.task_id, e.request, batch_id=batch.batch_id).items()
-                  if k != "dagster/partition"},  # RunRequest sets the partition itself
+            # RunRequest sets the partition itself.
+            tags=plan_run_tags(e.request.video_key, e.task_id, e.request, batch_id=batch.batch_id, partition=False),
         ))
     return requests, partitions, entries
 

@@ -29,10 +29,15 @@ QUALITY_TAG = "videogen/quality"
 PROMPT_TAG_CHARS = 120
 
 
-def plan_run_tags(video_key: str, task_id: str, request=None, batch_id: str | None = None) -> dict[str, str]:
-    """Tags of a plan run: its partition, task, kind, and what it was asked (prompt, scenes,
-    quality), and for a batch its id and low priority."""
-    tags = {"dagster/partition": video_key, TASK_TAG: task_id, KIND_TAG: "plan"}
+def plan_run_tags(
+    video_key: str, task_id: str, request=None, batch_id: str | None = None, partition: bool = True
+) -> dict[str, str]:
+    """Tags of a plan run: its partition (unless the caller sets it another way: `partition`
+    False), task, kind, and what it was asked (prompt, scenes, quality), and for a batch its id
+    and low priority."""
+    tags = {TASK_TAG: task_id, KIND_TAG: "plan"}
+    if partition:
+        tags["dagster/partition"] = video_key
     if request is not None:
         prompt = " ".join(str(request.content_prompt).split())
         if len(prompt) > PROMPT_TAG_CHARS:

@@ -159,13 +159,21 @@ def _wait_for_render(meta, dagster, request_id: str, run_id: str, retry_after: s
                     return record
                 return {"status": "failed", "error": f"the render's run {run_id} ended ({status}) without a result"}
             if status in ("QUEUED", "NOT_STARTED") and now - started > QUEUE_WAIT:
-                dagster.terminate([run_id])
+                _stop(dagster, run_id)
                 raise ApiError(429, f"no render slot became free within {QUEUE_WAIT:.0f} s; try again later",
                                "RATE_LIMITED", headers={"Retry-After": retry_after})
             if now - started > QUEUE_WAIT + RENDER_TIMEOUT + 30:
-                dagster.terminate([run_id])
+                _stop(dagster, run_id)
                 return {"status": "failed", "error": f"the render's run {run_id} did not finish in time"}
         time.sleep(0.1)
+
+
+def _stop(dagster, run_id: str) -> None:
+    """Terminate the render's run; if Dagster is unreachable, run monitoring ends it later."""
+    try:
+        dagster.terminate([run_id])
+    except DagsterUnavailable:
+        pass
 
 
 @router.post("/fix", response_model=CodePublic, responses=error_responses(

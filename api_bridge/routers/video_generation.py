@@ -251,7 +251,7 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
     503: {"model": HealthPublic, "description": "Unhealthy: the message names the failing part"}})
 def health(meta: Meta, dagster: Dagster, store: Store):
     """Checks the Dagster webserver and daemon, the object store and the metadata store."""
-    checks = dagster.health()
+    checks = dict(dagster.health())  # the cached answer is shared: add to a copy
     try:
         meta.ping()
         checks["metadata_store"] = None

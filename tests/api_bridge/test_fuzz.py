@@ -58,20 +58,16 @@ def _clear_caches() -> None:
 @contextmanager
 def fuzz_env():
     """The app's environment (its settings and stores are read from it); restored afterwards."""
-    saved = {k: os.environ.get(k) for k in (*CLEARED, *ENV)}
-    for k in CLEARED:
-        os.environ.pop(k, None)
-    os.environ.update(ENV)
-    _clear_caches()
     try:
-        yield
+        with pytest.MonkeyPatch.context() as mp:
+            for k in CLEARED:
+                mp.delenv(k, raising=False)
+            for k, v in ENV.items():
+                mp.setenv(k, v)
+            _clear_caches()
+            yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        _clear_caches()
+        _clear_caches()  # after the environment is restored
 
 
 # Loaded at import, as schemathesis' parametrize needs (its fixture-based loader does not run on

@@ -9,6 +9,7 @@ from typing import Any
 from videogen_dagster.stores.metastore.db import SqliteDb, decode
 from videogen_dagster.stores.metastore.errors import VideoBusy
 from videogen_dagster.stores.metastore.status import ACTIVE, FINISHED, TaskStatus, now_iso, sql_list
+from videogen_dagster.stores.metastore.videos import upsert_video
 
 # The columns update_task may set.
 TASK_FIELDS = {
@@ -46,13 +47,7 @@ class SqliteTasks(SqliteDb):
                     if kind == "generate" or other["kind"] == "generate" or other["scene_id"] == scene_id:
                         raise VideoBusy(video_key, other)
             if request is not None:
-                db.execute(
-                    """INSERT INTO videos (video_key, project_id, session_id, request, created_at, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (video_key) DO UPDATE SET request = excluded.request,
-                         updated_at = excluded.updated_at""",
-                    (video_key, project_id, session_id, json.dumps(request), now, now),
-                )
+                upsert_video(db, video_key, project_id, session_id, request, now)
             db.execute(
                 f"""INSERT INTO tasks (task_id, kind, project_id, session_id, scene_id, video_key,
                      status, message, total_steps, quality, created_at, updated_at)

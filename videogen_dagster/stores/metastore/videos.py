@@ -12,19 +12,23 @@ from videogen_dagster.stores.metastore.status import SceneStatus, now_iso
 USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens")
 
 
+def upsert_video(db, video_key: str, project_id: str, session_id: str, request: dict, now: str) -> None:
+    """Store a video's request (inserting the video the first time), inside the caller's transaction."""
+    db.execute(
+        """INSERT INTO videos (video_key, project_id, session_id, request, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (video_key) DO UPDATE SET request = excluded.request,
+             updated_at = excluded.updated_at""",
+        (video_key, project_id, session_id, json.dumps(request), now, now),
+    )
+
+
 class SqliteVideos(SqliteDb):
     # --- videos --------------------------------------------------------------------------------
 
     def register_video(self, video_key: str, project_id: str, session_id: str, request: dict) -> None:
-        now = now_iso()
         with self._tx() as db:
-            db.execute(
-                """INSERT INTO videos (video_key, project_id, session_id, request, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (video_key) DO UPDATE SET request = excluded.request,
-                     updated_at = excluded.updated_at""",
-                (video_key, project_id, session_id, json.dumps(request), now, now),
-            )
+            upsert_video(db, video_key, project_id, session_id, request, now_iso())
 
     def get_video(self, video_key: str) -> dict | None:
         row = self._conn().execute("SELECT * FROM videos WHERE video_key = ?", (video_key,)).fetchone()
