@@ -1,4 +1,8 @@
-"""The bridge's only way to Dagster: the webserver's GraphQL API (never asset code)."""
+"""The bridge's only way to Dagster: the webserver's GraphQL API (never asset code).
+
+This module launches runs and registers partitions (retried by one RetryPolicy); the questions
+about runs are in dagster_runs.py, the health judgement in dagster_health.py, the errors and the
+launch mutation in dagster_errors.py. GraphQL answers are Dagster's wire documents."""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 
@@ -20,20 +25,28 @@ from api_bridge.dagster_errors import (
     reason,
 )
 from api_bridge.dagster_health import dagster_health
-from videogen_dagster.tags import TASK_TAG
+from api_bridge.dagster_runs import RunInfo, RunQueries
+from videogen_dagster.retry import RetryPolicy
+
+__all__ = ["LAUNCH_ID_TAG", "DagsterClient", "DagsterRejected", "DagsterUnavailable", "RunInfo"]
 
 log = logging.getLogger("api_bridge")
+T = TypeVar("T")
 
 
-@dataclass
-class RunInfo:
-    run_id: str
-    job_name: str
-    status: str
-    partition: str | None
+def launch_retry(seconds: float) -> RetryPolicy:
+    """How launches and partition registrations are retried: while Dagster is unavailable (the
+    webserver is down or still loading the code location), for `seconds` (0: no retry), waiting
+    0.2 s doubling to 2 s between tries. A refused launch is never retried."""
+    return RetryPolicy(
+        deadline_seconds=seconds,
+        initial_backoff=0.2,
+        max_backoff=2.0,
+        transient=(DagsterUnavailable,),
+    )
 
 
-class DagsterClient:
+class DagsterClient(RunQueries):
     """Thread-safe: one pooled httpx client serves every request thread (the dagster-graphql
     client's transport is not: concurrent launches failed with "already connected")."""
 
@@ -50,6 +63,7 @@ class DagsterClient:
         self.url = f"http://{host}:{port}"
         self.location = location
         self.launch_retry_seconds = launch_retry_seconds
+        self.launch_retry = launch_retry(launch_retry_seconds)
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
@@ -109,39 +123,35 @@ class DagsterClient:
         return False
 
     def wait_until_loaded(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.location_loaded():
-                    return
-            except DagsterUnavailable:
-                pass
-            if time.monotonic() > deadline:
-                raise DagsterUnavailable(
-                    f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s"
-                )
-            time.sleep(0.2)
+        """Block until the webserver has loaded the code location (start-up of a stack)."""
 
-    def _retrying(self, attempt, what: str):
-        """Call `attempt()` until it succeeds, is rejected, or `launch_retry_seconds` pass;
-        transient failures (DagsterUnavailable) back off from 0.2 s to 2 s."""
-        deadline = time.monotonic() + self.launch_retry_seconds
-        delay = 0.2
-        while True:
-            try:
-                return attempt()
-            except DagsterUnavailable as exc:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    waited = (
-                        f" (retried for {self.launch_retry_seconds:.0f} s)"
-                        if self.launch_retry_seconds
-                        else ""
-                    )
-                    raise DagsterUnavailable(f"{exc}{waited}") from exc
-                log.info("%s: %s; retrying in %.1f s", what, exc, min(delay, left))
-                time.sleep(min(delay, left))
-                delay = min(2.0, delay * 2)
+        def loaded() -> None:
+            if not self.location_loaded():
+                raise DagsterUnavailable(f"code location {self.location!r} is not loaded yet")
+
+        try:
+            RetryPolicy(
+                deadline_seconds=timeout,
+                initial_backoff=0.2,
+                max_backoff=0.2,
+                transient=(DagsterUnavailable,),
+            ).call(loaded)
+        except DagsterUnavailable:
+            raise DagsterUnavailable(
+                f"code location {self.location!r} not loaded at {self.url} after {timeout:.0f}s"
+            ) from None
+
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        """`attempt()` under the launch retry policy; the last failure says how long it tried."""
+        try:
+            return self.launch_retry.call(attempt, what, logger=log)
+        except DagsterUnavailable as exc:
+            waited = (
+                f" (retried for {self.launch_retry_seconds:.0f} s)"
+                if self.launch_retry_seconds
+                else ""
+            )
+            raise DagsterUnavailable(f"{exc}{waited}") from exc
 
     def add_video_partition(self, key: str) -> None:
         def attempt() -> None:
@@ -219,105 +229,6 @@ class DagsterClient:
             )
 
         return self._retrying(attempt, f"launch {job}")
-
-    def _runs_tagged(self, key: str, value: str, active: bool = False) -> list[dict]:
-        """Runs carrying the tag (only queued or running ones with `active`): id and tags."""
-        statuses = ", statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]" if active else ""
-        data = self.query(
-            f"""query($key: String!, $value: String!) {{
-                 runsOrError(filter: {{tags: [{{key: $key, value: $value}}]{statuses}}}) {{
-                   ... on Runs {{ results {{ runId tags {{ key value }} }} }} }} }}""",
-            {"key": key, "value": value},
-        )
-        return (data.get("runsOrError") or {}).get("results", [])
-
-    def forget(self, task_id: str) -> None:
-        """Drop the cached runs of a task (after launching or terminating some of them)."""
-        self._cache.pop(task_id, None)
-
-    def cached_task_runs(self, task_id: str, max_age: float) -> list[RunInfo] | None:
-        """The cached answer when fresh enough (or being refreshed by another caller), else None."""
-        hit = self._cache.get(task_id)
-        if hit and (time.monotonic() - hit[0] <= max_age or task_id in self._refreshing):
-            return hit[1]
-        return None
-
-    def task_runs(self, task_id: str, max_age: float = 0.0) -> list[RunInfo]:
-        """Every run tagged with the task id (cached for `max_age` seconds).
-
-        Under concurrent polling only one thread refreshes a task's runs; the others are
-        answered from the previous (at most a few seconds old) answer meanwhile."""
-        hit = self._cache.get(task_id)
-        if hit and time.monotonic() - hit[0] <= max_age:
-            return hit[1]
-        with self._lock:
-            if hit and task_id in self._refreshing:
-                return hit[1]
-            self._refreshing.add(task_id)
-        try:
-            return self._fetch_task_runs(task_id)
-        finally:
-            with self._lock:
-                self._refreshing.discard(task_id)
-
-    def _fetch_task_runs(self, task_id: str) -> list[RunInfo]:
-        data = self.query(
-            """query($tag: String!, $value: String!) {
-                 runsOrError(filter: {tags: [{key: $tag, value: $value}]}) {
-                   __typename ... on Runs { results { runId jobName status tags { key value } } }
-                 }
-               }""",
-            {"tag": TASK_TAG, "value": task_id},
-        )
-        runs = [
-            RunInfo(
-                r["runId"],
-                r["jobName"],
-                r["status"],
-                next((t["value"] for t in r["tags"] if t["key"] == "dagster/partition"), None),
-            )
-            for r in data["runsOrError"].get("results", [])
-        ]
-        self._cache[task_id] = (time.monotonic(), runs)
-        return runs
-
-    def active_runs_for_partition(self, partition: str) -> list[tuple[str, str | None]]:
-        """(run id, task id) of the partition's queued or running runs."""
-        return [
-            (r["runId"], next((t["value"] for t in r["tags"] if t["key"] == TASK_TAG), None))
-            for r in self._runs_tagged("dagster/partition", partition, active=True)
-        ]
-
-    def count_active_runs(self, tag: str, value: str) -> int:
-        """Queued or running runs carrying the tag (e.g. every render: videogen/kind=scene)."""
-        return len(self._runs_tagged(tag, value, active=True))
-
-    def run_status(self, run_id: str) -> str | None:
-        data = self.query(
-            """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }""",
-            {"id": run_id},
-        )
-        return (data.get("runOrError") or {}).get("status")
-
-    def terminate(self, run_ids: list[str]) -> list[str]:
-        """Terminate runs; ones that cannot be terminated safely (still starting) are marked cancelled."""
-        if not run_ids:
-            return []
-        mutation = """mutation($ids: [String!]!, $policy: TerminateRunPolicy) {
-            terminateRuns(runIds: $ids, terminatePolicy: $policy) { __typename
-              ... on TerminateRunsResult { terminateRunResults { __typename
-                ... on TerminateRunSuccess { run { runId } }
-                ... on TerminateRunFailure { run { runId } message } } } } }"""
-        data = self.query(mutation, {"ids": run_ids, "policy": "SAFE_TERMINATE"})
-        results = data["terminateRuns"].get("terminateRunResults", [])
-        failed = [
-            r["run"]["runId"]
-            for r in results
-            if r["__typename"] != "TerminateRunSuccess" and r.get("run")
-        ]
-        if failed:
-            self.query(mutation, {"ids": failed, "policy": "MARK_AS_CANCELED_IMMEDIATELY"})
-        return run_ids
 
     def cached_health(self, max_age: float) -> dict[str, str | None] | None:
         """The last health answer when at most `max_age` s old, or while another caller is

@@ -10,12 +10,12 @@ from fastapi import Depends
 from api_bridge.dagster_client import DagsterClient
 from api_bridge.settings import Settings, get_settings
 from videogen_dagster.stores.convex import open_metadata_store
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore
 from videogen_dagster.stores.objectstore import StoreConfig
 
 
 @lru_cache
-def get_meta() -> SqliteMetadataStore:
+def get_meta() -> MetadataStore:
     """The pipeline's metadata store (mirrored to Convex when CONVEX_DEPLOYMENT_URL is set)."""
     s = get_settings()
     return open_metadata_store(s.metadata_path, s.convex.url, s.convex.deploy_key)
@@ -38,7 +38,7 @@ def get_dagster() -> DagsterClient:
 
 # Async providers: FastAPI runs sync dependencies in a thread pool, a hop per request that
 # status polling cannot afford. Tests override these.
-async def provide_meta() -> SqliteMetadataStore:
+async def provide_meta() -> MetadataStore:
     return get_meta()
 
 
@@ -54,7 +54,7 @@ async def provide_settings() -> Settings:
     return get_settings()
 
 
-Meta = Annotated[SqliteMetadataStore, Depends(provide_meta)]
+Meta = Annotated[MetadataStore, Depends(provide_meta)]
 Store = Annotated[StoreConfig, Depends(provide_store)]
 Dagster = Annotated[DagsterClient, Depends(provide_dagster)]
 SettingsDep = Annotated[Settings, Depends(provide_settings)]

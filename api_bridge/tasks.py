@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
 from api_bridge.settings import Settings
 from videogen_dagster.pipeline.progress import cancel, fail
-from videogen_dagster.stores.metastore import FINISHED, SqliteMetadataStore
+from videogen_dagster.stores.metastore import FINISHED, MetadataStore, Task
 
 # Fixed costs of a chain beyond the renders: the plan run, one chain-sensor tick (the sensor
 # daemon loops every 5 s), queueing and warm run start-ups (measured 3-7 s; the join runs in the
@@ -20,7 +20,7 @@ CHAIN_OVERHEAD_SECONDS = 8.0
 TERMINAL = FINISHED  # the store's finished statuses, under the name the routes use
 
 
-def scene_seconds(meta: SqliteMetadataStore, settings: Settings, quality: str) -> float:
+def scene_seconds(meta: MetadataStore, settings: Settings, quality: str) -> float:
     """Median measured render time of recent scenes at this quality, else the documented fallback."""
     history = meta.render_history(quality)
     if len(history) >= 3:
@@ -28,19 +28,19 @@ def scene_seconds(meta: SqliteMetadataStore, settings: Settings, quality: str) -
     return settings.fallback_scene_seconds.get(quality, 30.0)
 
 
-def estimate_minutes(meta: SqliteMetadataStore, settings: Settings, quality: str, scenes: int) -> float:
+def estimate_minutes(meta: MetadataStore, settings: Settings, quality: str, scenes: int) -> float:
     waves = math.ceil(scenes / max(1, settings.scene_concurrency))
     seconds = CHAIN_OVERHEAD_SECONDS + waves * (scene_seconds(meta, settings, quality) + 5.0)
     return round(seconds / 60.0, 1)
 
 
-def estimated_completion(task: dict, minutes: float) -> str | None:
-    if task["status"] in TERMINAL:
-        return task.get("completed_at") or task["updated_at"]
-    start = datetime.fromisoformat((task.get("started_at") or task["created_at"]).replace("Z", "+00:00"))
-    if task["progress"] > 5 and task.get("started_at"):
+def estimated_completion(task: Task, minutes: float) -> str | None:
+    if task.finished:
+        return task.completed_at or task.updated_at
+    start = datetime.fromisoformat((task.started_at or task.created_at).replace("Z", "+00:00"))
+    if task.progress > 5 and task.started_at:
         elapsed = (datetime.now(UTC) - start).total_seconds()
-        total = elapsed * 100.0 / task["progress"]
+        total = elapsed * 100.0 / task.progress
         return (start + timedelta(seconds=total)).isoformat(timespec="seconds").replace("+00:00", "Z")
     return (start + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -49,9 +49,9 @@ RUNS_MAX_AGE = 3.0
 HEALTH_MAX_AGE = 5.0
 
 
-def apply_runs(meta: SqliteMetadataStore, task: dict, runs: list[RunInfo]) -> dict:
+def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
     """Dagster decides failure and cancellation: a failed or cancelled run ends the task so."""
-    if task["status"] in TERMINAL:
+    if task.finished:
         return task
     # Only the newest run of each step counts: a retry's run supersedes the one that failed.
     latest: dict[tuple[str, str | None], RunInfo] = {}
@@ -62,46 +62,46 @@ def apply_runs(meta: SqliteMetadataStore, task: dict, runs: list[RunInfo]) -> di
     if failed:
         r = failed[0]
         fail(
-            meta, task["task_id"], None,
-            task.get("error") or f"run {r.run_id} ({r.job_name}, {r.partition}) failed",
-            task["message"] if task.get("error") else "A pipeline run failed",
+            meta, task.task_id, None,
+            task.error or f"run {r.run_id} ({r.job_name}, {r.partition}) failed",
+            task.message if task.error else "A pipeline run failed",
         )
     elif cancelled:
-        cancel(meta, task["task_id"], "Task cancelled")
+        cancel(meta, task.task_id, "Task cancelled")
     else:
         return task
-    return meta.get_task(task["task_id"]) or task
+    return meta.get_task(task.task_id) or task
 
 
-def reconcile_now(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> dict:
+def reconcile_now(meta: MetadataStore, dagster: DagsterClient, task: Task) -> Task:
     """`apply_runs` with the task's runs asked of Dagster now (blocking; for sync routes)."""
-    if task["status"] in TERMINAL:
+    if task.finished:
         return task
     try:
-        return apply_runs(meta, task, dagster.task_runs(task["task_id"]))
+        return apply_runs(meta, task, dagster.task_runs(task.task_id))
     except DagsterUnavailable:
         return task
 
 
-async def reconcile(meta: SqliteMetadataStore, dagster: DagsterClient, task: dict) -> tuple[dict, str | None]:
+async def reconcile(meta: MetadataStore, dagster: DagsterClient, task: Task) -> tuple[Task, str | None]:
     """The task brought up to date with Dagster's run status, and, while it is unfinished, what
     keeps the pipeline behind it from moving (None when nothing: webserver and daemon are up).
 
     Run status and health are cached for a few seconds; only a stale cache costs a GraphQL call,
     made off the event loop, so polling clients are answered from SQLite in well under a
     millisecond."""
-    if task["status"] in TERMINAL:
+    if task.finished:
         return task, None
     problem = None
-    runs = dagster.cached_task_runs(task["task_id"], RUNS_MAX_AGE)
+    runs = dagster.cached_task_runs(task.task_id, RUNS_MAX_AGE)
     if runs is None:
         try:
-            runs = await run_in_threadpool(dagster.task_runs, task["task_id"], RUNS_MAX_AGE)
+            runs = await run_in_threadpool(dagster.task_runs, task.task_id, RUNS_MAX_AGE)
         except DagsterUnavailable as exc:
             runs, problem = None, str(exc)
     if runs is not None:
         task = apply_runs(meta, task, runs)
-    if task["status"] not in TERMINAL and problem is None:
+    if not task.finished and problem is None:
         health = dagster.cached_health(HEALTH_MAX_AGE)
         if health is None:
             health = await run_in_threadpool(dagster.health, HEALTH_MAX_AGE)

@@ -55,13 +55,13 @@ def test_sensor_new_file_same_file_and_not_a_batch(env):
         assert store.exists(f"{FAILED}junk.jsonl")
         assert "no line is JSON" in store.get_bytes(f"{FAILED}junk.jsonl.error.txt").decode()
         batch = meta.get_batch(req.tags["videogen/batch"])
-        assert batch["entries"][1]["error"].startswith("line 2: fps: Extra inputs are not permitted")
+        assert batch.entries[1].error.startswith("line 2: fps: Extra inputs are not permitted")
 
         # The same file dropped again: recognised, nothing new generated.
         store.put_bytes(f"{INCOMING}again.jsonl", body)
         again = _tick(batch_sensor, instance, defs, resources)
         assert again.run_requests == []
-        assert json.loads(store.get_bytes(f"{DONE}again.jsonl.duplicate.json"))["duplicate_of"] == batch["batch_id"]
+        assert json.loads(store.get_bytes(f"{DONE}again.jsonl.duplicate.json"))["duplicate_of"] == batch.batch_id
         # Nothing left to pick up: the next tick does nothing.
         assert _tick(batch_sensor, instance, defs, resources).run_requests == []
 

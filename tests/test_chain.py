@@ -77,8 +77,8 @@ def test_chain_advances_and_rejoins(var_dir):
         # The last scene run finds every scene rendered and joins the video itself.
         _execute(defs, instance, requests[1])
         task = meta.get_task("t1")
-        assert task["status"] == "completed" and task["progress"] == 100
-        assert meta.get_video(VIDEO)["combined_version"] == 1
+        assert task.status == "completed" and task.progress == 100
+        assert meta.get_video(VIDEO).combined_version == 1
         assert [job for job, _ in _joins(instance)] == ["scene_job"]
         assert _tick(instance, defs, cursor)[0] == []
         # The same scenes are never joined twice: the claim is taken.
@@ -103,20 +103,20 @@ def test_chain_advances_and_rejoins(var_dir):
         assert [(r.job_name, r.partition_key) for r in requests] == [("combine_job", VIDEO)]
         assert json.loads(cursor)["waiting"] == []
         _execute(defs, instance, requests[0])
-        assert meta.get_video(VIDEO)["combined_version"] == 2
+        assert meta.get_video(VIDEO).combined_version == 2
         assert _tick(instance, defs, cursor)[0] == []
 
         # Re-materialise scene 1 as the UI would (no task tag, default config): re-joined in the run.
         scene_job.execute_in_process(
             instance=instance, partition_key=dg.MultiPartitionKey({"scene": "01", "video": VIDEO})
         )
-        assert meta.get_video(VIDEO)["combined_version"] == 3
+        assert meta.get_video(VIDEO).combined_version == 3
         assert [job for job, _ in _joins(instance)] == ["scene_job", "combine_job", "scene_job"]
         assert _tick(instance, defs, cursor)[0] == []
-        assert meta.get_scene(VIDEO, 1)["version"] == 2
-        assert meta.get_scene(VIDEO, 2)["version"] == 2
+        assert meta.get_scene(VIDEO, 1).version == 2
+        assert meta.get_scene(VIDEO, 2).version == 2
         # Old versions stay in storage.
-        v1 = meta.scene_history(VIDEO, 2)[0]["assets"]["video"]["key"]
+        v1 = meta.scene_history(VIDEO, 2)[0].assets["video"]["key"]
         assert resources["storage"].store_config().store_for(None).exists(v1)
 
         # A slot the plan does not use fails clearly.
@@ -168,7 +168,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         after = meta.get_scene(VIDEO, 1)
         # The edit re-joined its video in the same run: the join is logged after the scene, so
         # the chain sensor has nothing left to do.
-        assert meta.get_video(VIDEO)["combined_version"] == 2  # 1: the first render joined it
+        assert meta.get_video(VIDEO).combined_version == 2  # 1: the first render joined it
         joined = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_video"), asset_partitions=[VIDEO]), limit=5
         ).records
@@ -177,11 +177,11 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         ).records[0]
         assert len(joined) == 2 and joined[0].run_id == edited.run_id and joined[0].storage_id > edited.storage_id
         assert joined[0].asset_materialization.metadata["version"].value == 2
-        assert after["version"] == before["version"] + 1
-        assert abs(after["duration"] - before["duration"]) <= 0.1  # speed edits keep the timing
+        assert after.version == before.version + 1
+        assert abs(after.duration - before.duration) <= 0.1  # speed edits keep the timing
         history = meta.scene_history(VIDEO, 1)
-        assert history[-1]["edit_prompt"] == "make the triangle blue and slower"
-        source = resources["storage"].store_config().store_for(None).get_bytes(after["assets"]["source"]["key"]).decode()
+        assert history[-1].edit_prompt == "make the triangle blue and slower"
+        source = resources["storage"].store_config().store_for(None).get_bytes(after.assets["source"]["key"]).decode()
         assert "ACCENT = '#3b82f6'" in source
 
         with pytest.raises(PipelineError, match="offline editor cannot apply"):
@@ -189,12 +189,12 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
                 instance=instance, partition_key=key,
                 run_config={"ops": {"scene_assets": {"config": {"edit_prompt": "add a dancing cat"}}}},
             )
-        assert meta.get_scene(VIDEO, 1)["version"] == after["version"]
+        assert meta.get_scene(VIDEO, 1).version == after.version
 
 
 def test_join_claims_are_taken_once_per_set_of_scenes(tmp_path):
     """Two scene runs that finish together: exactly one joins; a changed scene may join again."""
-    from videogen_dagster.stores.metastore import SqliteMetadataStore
+    from videogen_dagster.stores.metastore import Scene, SceneStatus, SqliteMetadataStore
 
     a, b = SqliteMetadataStore(tmp_path / "m.db"), SqliteMetadataStore(tmp_path / "m.db")
     a.register_video(VIDEO, "chain", "s1", {"project_id": "chain"})
@@ -203,6 +203,6 @@ def test_join_claims_are_taken_once_per_set_of_scenes(tmp_path):
     assert b.claim_join(VIDEO, "1:1:aa,2:2:cc") is True
     b.release_join(VIDEO, "1:1:aa,2:2:cc")  # that join failed: the same scenes may be joined later
     assert a.claim_join(VIDEO, "1:1:aa,2:2:cc") is True
-    scenes = {1: {"status": "completed", "version": 1, "assets": {"video": {"sha256": "aa"}}}}
+    scenes = {1: Scene(VIDEO, 1, "s1_scene_1", "T", SceneStatus.COMPLETED, 1, 4.0, {"video": {"sha256": "aa"}})}
     assert pipeline.scenes_token(scenes, 1) == "1:1:aa"
     assert pipeline.scenes_token(scenes, 2) is None  # scene 2 not rendered yet

@@ -22,7 +22,7 @@ from videogen_dagster.stores.convex import (
     ConvexUnavailable,
     MirroredMetadataStore,
 )
-from videogen_dagster.stores.metastore import WRITERS, Conflict, SqliteMetadataStore
+from videogen_dagster.stores.metastore import WRITERS, BatchEntry, Conflict, SqliteMetadataStore
 
 from .conftest import REPO, free_port, run_cli, wait_http
 
@@ -168,7 +168,7 @@ WRITES: list[tuple[str, tuple, dict, tuple[str, ...]]] = [
     ("reopen_task", ("e1", "Retrying"), {}, ("tasks:upsert",)),
     ("create_agent_render", ("a1", None), {}, ()),
     ("finish_agent_render", ("a1", "completed"), {"result": {"video": "k"}}, ()),
-    ("create_batch", ("b1", "topics", "api", [{"line": 1, "task_id": "t1", "error": None}]), {}, ()),
+    ("create_batch", ("b1", "topics", "api", [BatchEntry(1, "t1")]), {}, ()),
     ("finish_batch", ("b1", {"completed": 1}), {}, ()),
 ]
 
@@ -190,8 +190,8 @@ def test_every_write_reaches_convex_or_is_declared_local_only(convex, tmp_path):
         assert tuple(client.sent) == functions, f"{name} sent {client.sent}, not {functions}"
     assert store.outbox.pending() == [] and store.outbox.dead() == []
     # The local writes happened (reads go to the wrapped store) ...
-    assert store.get_task("e1") == inner.get_task("e1") and inner.get_task("e1")["status"] == "progress"
-    assert inner.get_batch("b1")["status"] == "done" and inner.get_agent_render("a1")["status"] == "completed"
+    assert store.get_task("e1") == inner.get_task("e1") and inner.get_task("e1").status == "progress"
+    assert inner.get_batch("b1").status == "done" and inner.get_agent_render("a1")["status"] == "completed"
     # ... and Convex holds what the local store holds.
     dump = _dump(convex)
     assert {t["taskId"]: t["status"] for t in dump["tasks"]} == {"t1": "completed", "e1": "progress"}
@@ -211,7 +211,7 @@ def test_an_edit_starts_only_from_a_scene_convex_agrees_on(convex, tmp_path):
     inner = SqliteMetadataStore(tmp_path / "m.sqlite")
     store = MirroredMetadataStore(inner, ConvexClient(convex, KEY, max_attempts=1), ConvexOutbox(tmp_path / "o.sqlite"))
     store.record_scene_version("p.s", 1, "s_scene_1", "Intro", 1, _assets("v1"), 4.0, 2.5, "preview", "t1", "r")
-    assert store.current_scene("p.s", 1)["version"] == 1
+    assert store.current_scene("p.s", 1).version == 1
     # A version written past the mirror: the two disagree, and the edit must not start.
     inner.record_scene_version("p.s", 1, "s_scene_1", "Intro", 2, _assets("v2"), 4.0, 2.5, "preview", "t1", "r")
     with pytest.raises(ConvexStale, match="Convex has version 1, the pipeline 2") as exc:

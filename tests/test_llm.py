@@ -81,17 +81,17 @@ def test_plan_code_error_fix_success(fake, var_dir):
     assert "IGNORE ALL" not in planner[0]["content"] and planner[1]["content"].startswith("<user_prompt>")
     # Every attempt is kept as a version of the source, with its error.
     v1 = svc.meta.scene_history(VIDEO, 1)[-1]
-    attempts = v1["extra"]["attempts"]
+    attempts = v1.extra["attempts"]
     assert len(attempts) == 1 and "Circl" in attempts[0]["error"]
     store = svc.stores.store_for(None)
     assert b"Circl(" in store.get_bytes(attempts[0]["source"]["key"])
-    assert v1["extra"]["coder"] == "llm-coder:gpt-4o"
-    assert any("Create" in name or "Circle" in name for name in v1["extra"]["llm"]["retrieved"])
+    assert v1.extra["coder"] == "llm-coder:gpt-4o"
+    assert any("Create" in name or "Circle" in name for name in v1.extra["llm"]["retrieved"])
     # Token and cost accounting per scene and per video.
     result = build_result(svc.meta, svc.stores, VIDEO, "t1")
     usage = result["llm_usage"]
     assert usage["calls"] == 4 and usage["total_tokens"] > 0 and usage["cost_usd"] > 0
-    assert v1["extra"]["llm"]["usage"]["calls"] == 2  # code + fix
+    assert v1.extra["llm"]["usage"]["calls"] == 2  # code + fix
     # Narration is spread over the rendered scene as subtitles.
     assert result["scenes"][0]["duration"] == pytest.approx(1.0, abs=0.15)
 
@@ -124,7 +124,7 @@ def test_malformed_plan_is_repaired_once(fake, var_dir):
     fake.script = {"planner": ["{}", '{"topic": "x"}']}
     with pytest.raises(Exception, match="not a valid plan after a repair attempt"):
         run_plan(svc, VIDEO, "t1")
-    assert svc.meta.get_task("t1")["status"] == "failed"
+    assert svc.meta.get_task("t1").status == "failed"
 
 
 def test_budget_stops_before_the_call(fake, var_dir):

@@ -45,7 +45,7 @@ def test_partial_success_then_cli_retry(var_dir):
         run_scene(svc, VIDEO, 2, "t1", None)
 
     task = meta.get_task("t1")
-    assert task["status"] == "failed" and "scene 2" in task["error"]
+    assert task.status == "failed" and "scene 2" in task.error
     result = build_result(meta, stores, VIDEO, "t1")
     first, second = result["scenes"]
     assert first["status"] == "completed" and first["s3_video_url"].startswith("file://")
@@ -58,10 +58,10 @@ def test_partial_success_then_cli_retry(var_dir):
     out = json.loads(proc.stdout)
     assert out["status"] == "completed" and out["s3_combined_video_url"]
     # Scene 1 was not rendered again.
-    assert meta.get_scene(VIDEO, 1)["version"] == scene1["version"] == 1
-    assert meta.get_scene(VIDEO, 1)["assets"] == scene1["assets"]
+    assert meta.get_scene(VIDEO, 1).version == scene1.version == 1
+    assert meta.get_scene(VIDEO, 1).assets == scene1.assets
     assert [s["version"] for s in out["scenes"]] == [1, 1]
-    assert meta.get_task("t1")["status"] == "completed"
+    assert meta.get_task("t1").status == "completed"
 
     again = run_cli(["retry", "t1"], var_dir, timeout=60)
     assert again.returncode == 2 and "only a failed task can be retried" in again.stderr
@@ -100,8 +100,8 @@ def test_failed_edit_leaves_the_scene_as_it_was(var_dir):
     with pytest.raises(PipelineError):
         run_scene(svc, VIDEO, 1, "e1", None, edit=EditSpec("make it blue"))
     after = meta.get_scene(VIDEO, 1)
-    assert (after["status"], after["version"], after["assets"]) == ("completed", before["version"], before["assets"])
-    assert meta.get_task("e1")["status"] == "failed"
+    assert (after.status, after.version, after.assets) == ("completed", before.version, before.assets)
+    assert meta.get_task("e1").status == "failed"
     assert meta.edit_history(VIDEO, 1) == []
 
 
@@ -133,6 +133,6 @@ def test_in_place_edit_keeps_the_version_and_every_earlier_file(var_dir):
     edited = task_result(meta, stores, meta.get_task("e1"))
     assert edited["scenes"][0]["version"] == 1 and "/v1/r1/scene.mp4" in edited["scenes"][0]["s3_video_url"]
     assert edited["combined_version"] == 2
-    assert meta.get_task("e1")["message"].startswith("Edit completed: scene 1 is at version 1")
+    assert meta.get_task("e1").message.startswith("Edit completed: scene 1 is at version 1")
     assert task_result(meta, stores, meta.get_task("g1")) == first
     assert hashlib.sha256(open(scene_file, "rb").read()).hexdigest() == digest

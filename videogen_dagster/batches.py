@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from videogen_dagster.models import GenerateRequest, format_validation_error
 from videogen_dagster.pipeline import task_result
-from videogen_dagster.stores.metastore import FINISHED
-from videogen_dagster.stores.objectstore import move
+from videogen_dagster.stores.metastore import Batch, BatchEntry, MetadataStore, Task, TaskStatus
+from videogen_dagster.stores.objectstore import StoreConfig, move
 
 INCOMING, RUNNING, DONE, FAILED = "batches/incoming/", "batches/running/", "batches/done/", "batches/failed/"
 MAX_ENTRIES = 500
@@ -112,20 +112,22 @@ def parse_batch(name: str, data: bytes) -> ParsedBatch:
     return batch
 
 
-def summary(batch_id: str, name: str, entries: list[dict], tasks: dict[str, dict], results: dict[str, dict]) -> dict:
-    """Per entry: task id, status, and the video URL or the error."""
+def summary(
+    batch_id: str, name: str, entries: list[BatchEntry], tasks: dict[str, Task], results: dict[str, dict]
+) -> dict:
+    """Per entry: task id, status, and the video URL or the error (the summary file's JSON)."""
     rows = []
-    for e in entries:
-        task = tasks.get(e.get("task_id") or "")
-        row = {"line": e["line"], "task_id": e.get("task_id"), "status": task["status"] if task else "rejected"}
-        if task and task["status"] == "completed":
-            row["video_url"] = (results.get(e["task_id"]) or {}).get("s3_combined_video_url")
-        else:
-            row["error"] = (task or {}).get("error") or e.get("error")
-        rows.append(row)
     counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    for e in entries:
+        task = tasks.get(e.task_id or "")
+        status = str(task.status) if task else "rejected"
+        row: dict = {"line": e.line, "task_id": e.task_id, "status": status}
+        if task and task.status == TaskStatus.COMPLETED:
+            row["video_url"] = (results.get(task.task_id) or {}).get("s3_combined_video_url")
+        else:
+            row["error"] = (task and task.error) or e.error
+        rows.append(row)
+        counts[status] = counts.get(status, 0) + 1
     return {"batch_id": batch_id, "file": name, "counts": counts, "entries": rows}
 
 
@@ -148,19 +150,25 @@ def topics_batch(topics: list[dict], day: date, size: int, scene_count: int, qua
     return ("\n".join(lines) + "\n").encode()
 
 
-def finish_batch_if_done(meta, stores, b: dict) -> dict | None:
+def batch_tasks(meta: MetadataStore, b: Batch) -> dict[str, Task | None]:
+    """The batch's tasks by id (None: a task the store does not have)."""
+    return {tid: meta.get_task(tid) for tid in b.task_ids}
+
+
+def finish_batch_if_done(meta: MetadataStore, stores: StoreConfig, b: Batch) -> dict | None:
     """Write the summary of a batch whose tasks have all ended (for files: beside it in done/)."""
-    tasks = {e["task_id"]: meta.get_task(e["task_id"]) for e in b["entries"] if e.get("task_id")}
-    if any(t is None or t["status"] not in FINISHED for t in tasks.values()):
+    found = batch_tasks(meta, b)
+    tasks = {tid: t for tid, t in found.items() if t is not None and t.finished}
+    if len(tasks) != len(found):
         return None
     results = {
-        tid: task_result(meta, stores, t) for tid, t in tasks.items() if t["status"] == "completed"
+        tid: task_result(meta, stores, t) for tid, t in tasks.items() if t.status == TaskStatus.COMPLETED
     }
-    report = summary(b["batch_id"], b["name"], b["entries"], tasks, results)
-    if b["source"] == "file":
+    report = summary(b.batch_id, b.name, b.entries, tasks, results)
+    if b.source == "file":
         store = stores.store_for(None)
-        store.put_bytes(f"{DONE}{b['name']}.summary.json", json.dumps(report, indent=2).encode())
-        if store.exists(f"{RUNNING}{b['name']}"):
-            move(store, f"{RUNNING}{b['name']}", f"{DONE}{b['name']}")
-    meta.finish_batch(b["batch_id"], report)
+        store.put_bytes(f"{DONE}{b.name}.summary.json", json.dumps(report, indent=2).encode())
+        if store.exists(f"{RUNNING}{b.name}"):
+            move(store, f"{RUNNING}{b.name}", f"{DONE}{b.name}")
+    meta.finish_batch(b.batch_id, report)
     return report

@@ -28,6 +28,7 @@ from videogen_dagster.models import (
     slot_key,
 )
 from videogen_dagster.settings import SettingsError, get_settings
+from videogen_dagster.stores.metastore import MetadataStore, Task, TaskStatus
 from videogen_dagster.tags import (
     COMBINE_JOB,
     DRIVER_TAG,
@@ -62,7 +63,7 @@ def _log(quiet: bool, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def generate(request: GenerateRequest, concurrency: int | None = None, quiet: bool = False) -> dict:
+def generate(request: GenerateRequest, concurrency: int | None = None, quiet: bool = False) -> Task:
     """Run the whole chain for one request (`concurrency` scenes at once, default
     SCENE_CONCURRENCY); returns the task (with its result)."""
     prepare_dagster_home()
@@ -82,7 +83,7 @@ def generate(request: GenerateRequest, concurrency: int | None = None, quiet: bo
     return _drive(meta, task_id, video_key, None, concurrency, quiet)
 
 
-def retry(task_id: str, concurrency: int | None = None, quiet: bool = False) -> dict:
+def retry(task_id: str, concurrency: int | None = None, quiet: bool = False) -> Task:
     """Re-run only what failed of a task (its failed or unfinished scenes), then join."""
     prepare_dagster_home()
     from videogen_dagster.definitions import defs
@@ -92,17 +93,17 @@ def retry(task_id: str, concurrency: int | None = None, quiet: bool = False) -> 
     task = meta.get_task(task_id)
     if task is None:
         raise LookupError(f"no task {task_id!r}")
-    if task["status"] != "failed":
-        raise ValueError(f"task {task_id} is {task['status']}; only a failed task can be retried")
-    video = meta.get_video(task["video_key"]) or {}
-    scenes = scenes_to_retry(meta, task["video_key"]) if video.get("plan") else None
+    if task.status != TaskStatus.FAILED:
+        raise ValueError(f"task {task_id} is {task.status}; only a failed task can be retried")
+    video = meta.get_video(task.video_key)
+    scenes = scenes_to_retry(meta, task.video_key) if video and video.planned else None
     meta.reopen_task(task_id, "Retrying failed scenes" if scenes is not None else "Retrying the plan")
     _log(quiet, f"[videogen] retrying task {task_id}: " + (f"scenes {scenes}" if scenes is not None else "from the plan"))
-    return _drive(meta, task_id, task["video_key"], scenes, concurrency, quiet)
+    return _drive(meta, task_id, task.video_key, scenes, concurrency, quiet)
 
 
-def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurrency: int | None,
-           quiet: bool) -> dict:
+def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] | None,
+           concurrency: int | None, quiet: bool) -> Task:
     """Plan (when `scenes` is None), render the scenes (all planned ones, or `scenes`), join."""
     concurrency = get_settings().scene_concurrency if concurrency is None else concurrency
     with _instance() as instance:
@@ -117,8 +118,9 @@ def _drive(meta, task_id: str, video_key: str, scenes: list[int] | None, concurr
     planned = scenes is not None or _run_step(PLAN_JOB, video_key, {**plan_tags, **tags})
     if planned:
         if scenes is None:
-            video = meta.get_video(video_key) or {}
-            scenes = list(range(1, int(video["plan"]["scene_count"]) + 1))
+            video = meta.get_video(video_key)
+            assert video is not None  # registered before the plan run
+            scenes = list(range(1, video.scene_count + 1))
         _log(quiet, f"[videogen] rendering {len(scenes)} scene(s), {concurrency} at a time")
         keys = [f"{slot_key(n)}|{video_key}" for n in scenes]
         # Dagster's in-process execution is not thread-safe on a SQLite instance (its event log
@@ -225,33 +227,34 @@ def main(argv: list[str] | None = None) -> int:
     return _report(task, args.json)
 
 
-def _report(task: dict, as_json: bool) -> int:
+def _report(task: Task, as_json: bool) -> int:
     from videogen_dagster.definitions import defs
     from videogen_dagster.pipeline import task_result
 
     meta = defs.resources["metadata"].get_store()
-    video = meta.get_video(task["video_key"]) or {}
+    video = meta.get_video(task.video_key)
     # The result is built now, so a failed task still lists what succeeded (and its URLs).
     result = (
         task_result(meta, defs.resources["storage"].store_config(), task)
-        if video.get("plan") else None
+        if video and video.planned else None
     )
+    status = str(task.status)
     if result is not None:
-        result["status"] = task["status"]
+        result["status"] = status
     if as_json:
-        print(json.dumps({**(result or {}), "task_id": task["task_id"], "status": task["status"],
-                          "error": task.get("error")}, indent=2))
-    elif task["status"] == "completed" and result:
+        print(json.dumps({**(result or {}), "task_id": task.task_id, "status": status,
+                          "error": task.error}, indent=2))
+    elif task.status == TaskStatus.COMPLETED and result:
         print(f"combined video: {result['s3_combined_video_url']}")
         print(f"manifest:       {result['s3_manifest_url']}")
         print(f"subtitles:      {result['s3_subtitles_url']}")
         print(f"duration:       {result['total_duration']:.2f}s in {result['scene_count']} scenes")
     else:
-        print(f"videogen: task {task['task_id']} {task['status']}: {task.get('error')}", file=sys.stderr)
+        print(f"videogen: task {task.task_id} {status}: {task.error}", file=sys.stderr)
         for s in (result or {}).get("scenes", []):
             where = s["s3_video_url"] if s["status"] == "completed" else s.get("error")
             print(f"  scene {s['scene_number']}: {s['status']}: {where}", file=sys.stderr)
-    return 0 if task["status"] == "completed" else 1
+    return 0 if task.status == TaskStatus.COMPLETED else 1
 
 
 if __name__ == "__main__":

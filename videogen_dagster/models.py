@@ -19,9 +19,11 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from videogen_dagster.authoring.llm_routes import known_models
+from videogen_dagster.media.speech.voices import ENGINES, MAX_SPEED, MIN_SPEED
 from videogen_dagster.settings import get_settings
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.
@@ -212,6 +214,59 @@ class S3Config(_Strict):
         return v
 
 
+NarrationEngine = Literal["piper", "espeak", "openai"]
+# Piper's voice and OpenAI's voices speak English; espeak-ng's language is its voice.
+ENGLISH = ("en", "en-US", "en_US")
+
+
+class NarrationConfig(_Strict):
+    """The voice that speaks each scene's narration. Left out, each value is the deployment's
+    (NARRATION_ENABLED, NARRATION_ENGINE, NARRATION_VOICE): Piper's offline neural voice when
+    installed, else espeak-ng."""
+
+    # None: the deployment's NARRATION_ENABLED (on by default).
+    enabled: bool | None = None
+    engine: NarrationEngine | None = None
+    voice: str | None = Field(None, max_length=64)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    language: str | None = Field(None, max_length=32)
+
+    @model_validator(mode="after")
+    def _known_voice(self, info: ValidationInfo) -> NarrationConfig:
+        engine = self.engine
+        if self.voice is not None:
+            offering = [e for e, voices in ENGINES.items() if self.voice in voices]
+            if engine is None and not offering:
+                raise ValueError(
+                    f"unknown voice {self.voice!r}; voices: "
+                    + "; ".join(f"{e}: {', '.join(v)}" for e, v in ENGINES.items())
+                )
+            if engine is not None and engine not in offering:
+                raise ValueError(
+                    f"unknown {engine} voice {self.voice!r}; {engine} voices: {', '.join(ENGINES[engine])}"
+                )
+            engine = engine or offering[0]
+        if self.language is not None:
+            if engine == "espeak" or (engine is None and self.language not in ENGLISH):
+                if self.language not in ENGINES["espeak"]:
+                    raise ValueError(
+                        f"unknown language {self.language!r}; espeak languages: {', '.join(ENGINES['espeak'])}"
+                    )
+            elif self.language not in ENGLISH:
+                raise ValueError(
+                    f"the {engine or 'default'} voice speaks English only ({', '.join(ENGLISH)}); "
+                    f"use engine 'espeak' for language {self.language!r}"
+                )
+        if engine == "openai" and self.enabled is not False:
+            settings = (info.context or {}).get("settings") or get_settings()
+            if not settings.llm.api_key:
+                raise ValueError(
+                    "engine 'openai' needs a speech provider: set OPENAI_API_KEY (and "
+                    "OPENAI_TTS_BASE_URL or OPENAI_BASE_URL for another OpenAI-compatible endpoint)"
+                )
+        return self
+
+
 class GenerateRequest(_Strict):
     project_id: ProjectId
     content_prompt: ContentPrompt
@@ -222,6 +277,7 @@ class GenerateRequest(_Strict):
     llm: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
     render_config: RenderConfig = Field(default_factory=RenderConfig)
     s3_config: S3Config = Field(default_factory=S3Config)
+    narration_config: NarrationConfig = Field(default_factory=NarrationConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 

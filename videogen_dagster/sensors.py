@@ -15,10 +15,11 @@ from videogen_dagster import batches
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
 from videogen_dagster.models import slot_key
 from videogen_dagster.partitions import videos_partitions
-from videogen_dagster.pipeline import register_request, scenes_token
+from videogen_dagster.pipeline import register_request, scenes_by_number, scenes_token
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.storage import ObjectStoreResource
-from videogen_dagster.stores.metastore import SqliteMetadataStore, VideoBusy
+from videogen_dagster.stores.metastore import BatchEntry, MetadataStore, TaskStatus, VideoBusy
+from videogen_dagster.stores.metastore.status import BatchStatus
 from videogen_dagster.stores.objectstore import move
 from videogen_dagster.tags import (
     BATCH_TAG,
@@ -64,16 +65,16 @@ def _passed(tags: dict[str, str]) -> dict[str, str]:
     return {k: tags[k] for k in (TASK_TAG, BATCH_TAG, PRIORITY_TAG) if k in tags}
 
 
-def _stopped(meta: SqliteMetadataStore, tags: dict[str, str]) -> bool:
+def _stopped(meta: MetadataStore, tags: dict[str, str]) -> bool:
     """CLI chains are driven by the CLI; a cancelled task's chain goes no further."""
     if tags.get(DRIVER_TAG) == "cli":
         return True
     task = meta.get_task(tags[TASK_TAG]) if TASK_TAG in tags else None
-    return bool(task and task["status"] in ("cancelled", "failed"))
+    return bool(task and task.status in (TaskStatus.CANCELLED, TaskStatus.FAILED))
 
 
 def scene_requests(
-    instance: dg.DagsterInstance, meta: SqliteMetadataStore, record: dg.EventLogRecord
+    instance: dg.DagsterInstance, meta: MetadataStore, record: dg.EventLogRecord
 ) -> list[dg.RunRequest]:
     """One scene run per planned slot, after a plan materialisation."""
     video = record.partition_key
@@ -98,7 +99,7 @@ class Busy(Exception):
 
 
 def combine_request(
-    instance: dg.DagsterInstance, meta: SqliteMetadataStore, video: str
+    instance: dg.DagsterInstance, meta: MetadataStore, video: str
 ) -> dg.RunRequest | None:
     """A combine run once every planned scene is newer than the plan and none is in flight.
 
@@ -119,9 +120,9 @@ def combine_request(
         return None
     # A scene run joined (or is joining) exactly these scenes itself, even if another scene run
     # that finished at the same moment logged its materialisation after that join's.
-    stored = meta.get_video(video) or {}
-    token = scenes_token({s["scene_number"]: s for s in meta.list_scenes(video)}, _scene_count(plan))
-    if token is not None and stored.get("join_token") == token:
+    stored = meta.get_video(video)
+    token = scenes_token(scenes_by_number(meta, video), _scene_count(plan))
+    if token is not None and stored is not None and stored.join_token == token:
         return None
     in_flight = instance.get_run_records(
         dg.RunsFilter(tags={"dagster/partition/video": video, KIND_TAG: "scene"}, statuses=_ACTIVE), limit=1
@@ -202,17 +203,21 @@ def convex_outbox_sensor(
     return dg.SkipReason(f"replayed {sent} update(s) to Convex; {waiting} waiting")
 
 
-def _batch_requests(meta, batch, name: str) -> tuple[list[dg.RunRequest], list[str], list[dict]]:
+def _batch_requests(
+    meta: MetadataStore, batch: batches.ParsedBatch, name: str
+) -> tuple[list[dg.RunRequest], list[str], list[BatchEntry]]:
     requests, partitions, entries = [], [], []
     for e in batch.entries:
-        entries.append({"line": e.line, "task_id": e.task_id, "error": e.error})
         if e.request is None:
+            entries.append(BatchEntry(e.line, e.task_id, e.error))
             continue
+        assert e.task_id is not None  # parse_batch gives every valid request its task
         try:
             register_request(meta, e.request, e.task_id, message=f"Queued by batch {name}")
         except VideoBusy as exc:
-            entries[-1]["error"] = str(exc)
+            entries.append(BatchEntry(e.line, e.task_id, str(exc)))
             continue
+        entries.append(BatchEntry(e.line, e.task_id, e.error))
         partitions.append(e.request.video_key)
         requests.append(dg.RunRequest(
             run_key=f"batch:{batch.batch_id}:{e.line}",
@@ -259,7 +264,7 @@ def batch_sensor(
         requests += reqs
         partitions += parts
         context.log.info(f"batch {name} ({parsed.batch_id}): {len(reqs)} queued, {len(entries) - len(reqs)} refused")
-    for b in meta.list_batches("running"):
+    for b in meta.list_batches(BatchStatus.RUNNING):
         batches.finish_batch_if_done(meta, stores, b)
     return dg.SensorResult(
         run_requests=requests,

@@ -14,7 +14,8 @@ from videogen_dagster import batches
 from videogen_dagster.models import GenerateRequest, new_task_id, video_key
 from videogen_dagster.pipeline import register_request, task_result
 from videogen_dagster.pipeline.progress import fail
-from videogen_dagster.stores.metastore import VideoBusy
+from videogen_dagster.stores.metastore import BatchEntry, TaskStatus, VideoBusy
+from videogen_dagster.stores.metastore.status import BatchStatus
 from videogen_dagster.tags import PLAN_JOB, plan_run_tags
 
 router = APIRouter(prefix="/api/v1/video-generation", tags=["video-generation"], responses=error_responses(500))
@@ -50,9 +51,9 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
         try:
             register_request(meta, request, task_id, message=f"Queued by batch {batch_id}")
         except VideoBusy as exc:  # lost a race with a request that arrived meanwhile
-            entries.append({"line": i, "task_id": None, "error": str(exc)})
+            entries.append(BatchEntry(i, None, str(exc)))
             continue
-        entries.append({"line": i, "task_id": task_id, "error": None})
+        entries.append(BatchEntry(i, task_id))
         tasks.append(BatchTask(index=i, task_id=task_id, project_id=request.project_id, session_id=request.session_id or ""))
     meta.create_batch(batch_id, "api", "api", entries)
     launched = 0
@@ -73,12 +74,14 @@ def generate_batch(body: list[GenerateRequest], principal: CurrentPrincipal, met
 def get_batch(batch_id: str, principal: CurrentPrincipal, meta: Meta, store: Store):
     """Counts per status, and each entry's task."""
     batch = meta.get_batch(batch_id)
-    tasks = {e["task_id"]: meta.get_task(e["task_id"]) for e in (batch or {}).get("entries", []) if e.get("task_id")}
-    if batch is None or any(t and not principal.may_use(t["project_id"]) for t in tasks.values()):
+    found = batches.batch_tasks(meta, batch) if batch else {}
+    tasks = {tid: t for tid, t in found.items() if t is not None}
+    if batch is None or any(not principal.may_use(t.project_id) for t in tasks.values()):
         raise ApiError(404, f"batch {batch_id!r} not found")
-    if batch["status"] == "running":
+    if batch.status == BatchStatus.RUNNING:
         batches.finish_batch_if_done(meta, store, batch)
         batch = meta.get_batch(batch_id) or batch
-    results = {tid: task_result(meta, store, t) for tid, t in tasks.items() if t and t["status"] == "completed"}
-    report = batches.summary(batch_id, batch["name"], batch["entries"], {k: v for k, v in tasks.items() if v}, results)
-    return BatchStatusPublic(batch_id=batch_id, status=batch["status"], counts=report["counts"], entries=report["entries"])
+    results = {tid: task_result(meta, store, t) for tid, t in tasks.items() if t.status == TaskStatus.COMPLETED}
+    # The summary is the JSON the batch's summary file holds: its counts and entries as they are.
+    report = batches.summary(batch_id, batch.name, batch.entries, tasks, results)
+    return BatchStatusPublic(batch_id=batch_id, status=batch.status, counts=report["counts"], entries=report["entries"])

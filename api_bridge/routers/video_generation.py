@@ -22,7 +22,6 @@ from api_bridge.schemas import (
     error_responses,
 )
 from api_bridge.tasks import (
-    TERMINAL,
     estimate_minutes,
     estimated_completion,
     reconcile,
@@ -43,7 +42,8 @@ from videogen_dagster.pipeline import (
     task_result,
 )
 from videogen_dagster.pipeline.progress import cancel
-from videogen_dagster.stores.metastore import VideoBusy
+from videogen_dagster.stores.metastore import SceneStatus, TaskStatus, VideoBusy
+from videogen_dagster.stores.metastore.status import TaskKind
 from videogen_dagster.tags import (
     COMBINE_JOB,
     PLAN_JOB,
@@ -83,13 +83,13 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
         task_id=task_id, project_id=request.project_id, session_id=request.session_id or "",
         status="queued", message=f"Video generation queued: {request.scene_count} scenes",
         estimated_duration_minutes=estimate_minutes(meta, settings, request.render_config.quality, request.scene_count),
-        created_at=task["created_at"],
+        created_at=task.created_at,
     )
 
 
 def _task_ended(meta, task_id: str | None) -> bool:
     task = meta.get_task(task_id) if task_id else None
-    return bool(task and task["status"] in ("completed", "failed"))
+    return bool(task and task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED))
 
 
 @router.post("/edit-scene", status_code=202, response_model=EditAccepted, responses=error_responses(
@@ -103,13 +103,13 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         raise ApiError(400, f"session_id: {body.session_id!r} does not match scene_id {body.scene_id!r}")
     key = video_key(body.project_id, session_id)
     scene = meta.get_scene(key, number) if principal.may_use(body.project_id) else None
-    if scene is not None and scene["status"] != "completed" and scene["version"]:
+    if scene is not None and scene.status != SceneStatus.COMPLETED and scene.version:
         # A rendered scene that a re-generation (or another edit) is redoing right now.
         busy = first_busy(meta, dagster, key)
         if busy:
-            raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: "
+            raise ApiError(409, f"scene {body.scene_id} (version {scene.version}) cannot be edited now: "
                            f"{VideoBusy(key, busy)}", "CONFLICT")
-    if scene is None or scene["status"] != "completed":
+    if scene is None or scene.status != SceneStatus.COMPLETED:
         raise ApiError(404, f"scene {body.scene_id!r} not found in project {body.project_id!r}")
     try:
         active = dagster.active_runs_for_partition(f"{slot_key(number)}|{key}")
@@ -118,29 +118,28 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     # A run whose task already completed or failed is only finishing (its scene and join are
     # stored, or its failure restored the scene; it is logging its last events): a client that
     # saw the task end may edit again at once. A cancelled run may still be stopping: it counts.
-    active = [(run, task) for run, task in active if not _task_ended(meta, task)]
+    active = [(run, tid) for run, tid in active if not _task_ended(meta, tid)]
     if active:
-        run, task = active[0]
-        by = f"task {task}" if task else f"run {run}"
-        raise ApiError(409, f"scene {body.scene_id} (version {scene['version']}) is already being edited by {by}",
+        run, tid = active[0]
+        by = f"task {tid}" if tid else f"run {run}"
+        raise ApiError(409, f"scene {body.scene_id} (version {scene.version}) is already being edited by {by}",
                        "CONFLICT")
-    video = meta.get_video(key) or {}
-    quality = (body.render_config.quality if body.render_config else None) or video.get("request", {}).get("render_config", {}).get("quality", "medium")
+    quality = (body.render_config.quality if body.render_config else None) or _stored_quality(meta, key)
     task_id = new_task_id()
     try:
         task = create_exclusive(meta, dagster, lambda: meta.create_task(
-            task_id, "edit", body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
+            task_id, TaskKind.EDIT, body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
             message=f"Edit of scene {number} queued", exclusive=True,
         ))
     except ApiError as exc:
-        exc.detail = f"scene {body.scene_id} (version {scene['version']}) cannot be edited now: {exc.detail}"
+        exc.detail = f"scene {body.scene_id} (version {scene.version}) cannot be edited now: {exc.detail}"
         raise
     tags = scene_run_tags(key, number, task_id)
     run_config = {"ops": {"scene_assets": {"config": {
         "edit_prompt": body.edit_prompt, "preserve_timing": body.preserve_timing,
         "version_increment": body.version_increment,
         # The version this request saw: an edit that lands in between makes this one fail, not win.
-        "expected_version": scene["version"],
+        "expected_version": scene.version,
     }}}}
     try:
         dagster.launch(SCENE_JOB, tags, run_config)
@@ -150,27 +149,33 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         task_id=task_id, scene_id=body.scene_id, project_id=body.project_id, status="queued",
         message=f"Edit of scene {number} queued",
         estimated_duration_minutes=estimate_minutes(meta, settings, quality, 1),
-        created_at=task["created_at"],
+        created_at=task.created_at,
     )
+
+
+def _stored_quality(meta, key: str) -> str:
+    """The quality the video was generated at (its stored request's render_config), else medium."""
+    video = meta.get_video(key)
+    return (video.request if video else {}).get("render_config", {}).get("quality", "medium")
 
 
 @router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic, responses=error_responses(401, 404))
 async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
     """Status, progress (0-100), message and current step of a task."""
     task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
-    result = task_result(meta, store, task) if task["status"] == "completed" else None
-    message = task["message"]
+    result = task_result(meta, store, task) if task.status == TaskStatus.COMPLETED else None
+    message = task.message
     if problem:
         # Say why nothing moves, and promise no completion time while it does not.
         message = f"{message} (waiting: {problem})"
     return TaskStatusPublic(
-        task_id=task_id, status=task["status"], progress=task["progress"], message=message,
-        current_step=task["current_step"], total_steps=task["total_steps"],
+        task_id=task_id, status=task.status, progress=task.progress, message=message,
+        current_step=task.current_step, total_steps=task.total_steps,
         estimated_completion=None if problem else estimated_completion(
-            task, estimate_minutes(meta, settings, task.get("quality") or "medium", max(1, task["total_steps"] - 3))
+            task, estimate_minutes(meta, settings, task.quality or "medium", max(1, task.total_steps - 3))
         ),
-        project_id=task["project_id"], session_id=task["session_id"], scene_id=task.get("scene_id"),
-        result=result, error=task.get("error"), created_at=task["created_at"], updated_at=task["updated_at"],
+        project_id=task.project_id, session_id=task.session_id, scene_id=task.scene_id,
+        result=result, error=task.error, created_at=task.created_at, updated_at=task.updated_at,
     )
 
 
@@ -178,32 +183,37 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
 async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
     task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
-    if task["status"] == "failed" and (meta.get_video(task["video_key"]) or {}).get("plan"):
+    if task.status == TaskStatus.FAILED and _planned(meta, task.video_key):
         # Partial success: which scenes succeeded (with their URLs) and which failed (with errors).
-        partial = build_result(meta, store, task["video_key"], task_id)
+        partial = build_result(meta, store, task.video_key, task_id)
         partial["status"] = "failed"
         return TaskResultPublic(
             task_id=task_id, status="failed", result=partial, completed_at=None,
-            message=f"Task failed: {task.get('error')}; POST .../tasks/{task_id}/retry re-runs only what failed",
+            message=f"Task failed: {task.error}; POST .../tasks/{task_id}/retry re-runs only what failed",
         )
-    if task["status"] != "completed":
-        detail = {"failed": f"Task failed: {task.get('error')}", "cancelled": "Task was cancelled"}.get(
-            task["status"], f"Task is not finished yet ({task['progress']}%): {task['message']}"
+    if task.status != TaskStatus.COMPLETED:
+        detail = {TaskStatus.FAILED: f"Task failed: {task.error}", TaskStatus.CANCELLED: "Task was cancelled"}.get(
+            task.status, f"Task is not finished yet ({task.progress}%): {task.message}"
             + (f" (waiting: {problem})" if problem else "")
         )
-        return TaskResultPublic(task_id=task_id, status=task["status"], result=None, completed_at=None, message=detail)
+        return TaskResultPublic(task_id=task_id, status=task.status, result=None, completed_at=None, message=detail)
     return TaskResultPublic(
         task_id=task_id, status="completed", result=task_result(meta, store, task),
-        completed_at=task.get("completed_at"),
+        completed_at=task.completed_at,
     )
+
+
+def _planned(meta, key: str) -> bool:
+    video = meta.get_video(key)
+    return bool(video and video.planned)
 
 
 @router.delete("/tasks/{task_id}", response_model=CancelPublic, responses=error_responses(401, 404, 503))
 def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Terminate every run of the task; finished scenes are kept."""
     task = task_for(meta, principal, task_id)
-    if task["status"] in TERMINAL:
-        return CancelPublic(task_id=task_id, message=f"Task already {task['status']}", status=task["status"])
+    if task.finished:
+        return CancelPublic(task_id=task_id, message=f"Task already {task.status}", status=task.status)
     try:
         dagster.task_runs(task_id)  # reachable? Otherwise nothing is marked and the client may retry
     except DagsterUnavailable as exc:
@@ -225,20 +235,20 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
 def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Re-run only what failed of a failed task (its unfinished scenes, or the plan), then join."""
     task = task_for(meta, principal, task_id)
-    if task["status"] != "failed":
-        raise ApiError(409, f"task {task_id} is {task['status']}; only a failed task can be retried", "CONFLICT")
-    key = task["video_key"]
-    video = meta.get_video(key) or {}
-    scenes = scenes_to_retry(meta, key) if video.get("plan") else []
-    if video.get("plan") and task["kind"] == "edit":
+    if task.status != TaskStatus.FAILED:
+        raise ApiError(409, f"task {task_id} is {task.status}; only a failed task can be retried", "CONFLICT")
+    key = task.video_key
+    planned = _planned(meta, key)
+    scenes = scenes_to_retry(meta, key) if planned else []
+    if planned and task.kind == TaskKind.EDIT:
         raise ApiError(409, "a failed edit is retried by sending the edit again", "CONFLICT")
     meta.reopen_task(task_id, "Retrying failed scenes" if scenes else "Retrying the plan")
     try:
-        if not video.get("plan"):
+        if not planned:
             dagster.launch(PLAN_JOB, plan_run_tags(key, task_id, load_request(meta, key)))
         for n in scenes:
             dagster.launch(SCENE_JOB, scene_run_tags(key, n, task_id))
-        if video.get("plan") and not scenes:
+        if planned and not scenes:
             dagster.launch(COMBINE_JOB, combine_run_tags(key, task_id))
     except (DagsterUnavailable, DagsterRejected) as exc:
         raise launch_failed(meta, task_id, exc) from exc

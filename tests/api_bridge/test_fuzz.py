@@ -167,4 +167,4 @@ def test_the_fuzzed_app_was_the_real_one():
     assert r.status_code == 503 and r.json()["error_code"] == "SERVICE_UNAVAILABLE"
     assert get_settings().metadata_path == (VAR / "metadata.sqlite").resolve()
     task = deps.get_meta().get_video("fz.real1")
-    assert task and task["project_id"] == "fz"
+    assert task and task.project_id == "fz"

@@ -119,7 +119,7 @@ def test_generate_registers_and_launches(env):
     # What the run will do is on the run itself, for the Dagster UI's runs list.
     assert tags["videogen/prompt"] == "Explain gravity" and tags["videogen/scene_count"] == "2"
     assert tags["videogen/quality"] == "medium"
-    assert meta.get_video("p1.s1")["request"]["scene_count"] == 2
+    assert meta.get_video("p1.s1").request["scene_count"] == 2
 
 
 def test_generate_makes_a_session_id(env):
@@ -189,7 +189,7 @@ def test_cancel_terminates_runs(env):
     r = client.delete(f"{BASE}/tasks/{task_id}")
     assert r.json() == {"task_id": task_id, "message": "Task cancellation requested", "status": "cancelled"}
     assert dagster.terminated == ["r2"]
-    assert meta.get_task(task_id)["status"] == "cancelled"
+    assert meta.get_task(task_id).status == "cancelled"
     assert client.delete(f"{BASE}/tasks/{task_id}").json()["message"] == "Task already cancelled"
 
 
@@ -255,7 +255,7 @@ def test_a_video_being_generated_or_edited_refuses_another_generate(env):
     assert r.status_code == 409 and r.json()["error_code"] == "CONFLICT"
     assert first.json()["task_id"] in r.json()["detail"]
     # The refused request changed nothing: the stored request is still the first one.
-    assert meta.get_video("p1.s1")["request"]["content_prompt"] == "Explain gravity"
+    assert meta.get_video("p1.s1").request["content_prompt"] == "Explain gravity"
     # A batch naming the busy video, or one video twice, is refused whole.
     r = client.post(f"{BASE}/batch", json=[{"project_id": "p1", "content_prompt": "x", "session_id": "s1"}])
     assert r.status_code == 409
@@ -265,7 +265,7 @@ def test_a_video_being_generated_or_edited_refuses_another_generate(env):
     dagster.runs[first.json()["task_id"]] = [RunInfo("r1", "plan_job", "FAILURE", "p1.s1")]
     second = _generate(client, session_id="s1", content_prompt="Explain light")
     assert second.status_code == 202
-    assert meta.get_task(first.json()["task_id"])["status"] == "failed"
+    assert meta.get_task(first.json()["task_id"]).status == "failed"
     # An edit of the video while it is generated: 409 too.
     meta.record_scene_version("p1.s1", 1, "s1_scene_1", "T", 1, {}, 3.0, 1.0, "preview", None, None)
     r = client.post(f"{BASE}/edit-scene", json={"scene_id": "s1_scene_1", "project_id": "p1", "edit_prompt": "blue"})
@@ -338,7 +338,7 @@ def test_failed_task_result_is_partial_and_retry_reruns_only_failed(env):
     assert r.status_code == 202 and r.json()["scenes"] == [2]
     job, tags, _ = dagster.launches[-1]
     assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1" and tags["videogen/task_id"] == task_id
-    assert meta.get_task(task_id)["status"] == "progress" and meta.get_task(task_id)["error"] is None
+    assert meta.get_task(task_id).status == "progress" and meta.get_task(task_id).error is None
     again = client.post(f"{BASE}/tasks/{task_id}/retry")
     assert again.status_code == 409 and "only a failed task" in again.json()["detail"]
 

@@ -12,6 +12,7 @@ from videogen_dagster.pipeline import (
     run_combine,
     run_plan,
     run_scene,
+    scenes_by_number,
     scenes_token,
 )
 
@@ -48,8 +49,8 @@ def test_the_join_is_claimed_once_per_set_of_scenes(svc):
         (100, "completed", "Video generation completed"),
     ]
     task = svc.meta.get_task("t1")
-    assert task["status"] == "completed" and task["result"]["combined_version"] == 1
-    assert task["completed_at"] == task["result"]["completed_at"]
+    assert task.status == "completed" and task.result["combined_version"] == 1
+    assert task.completed_at == task.result["completed_at"]
     # The same set of scenes is joined once; a new version of a scene is a new set.
     assert join_when_complete(svc, VIDEO, "t1") is None
     assert join_when_complete(svc, VIDEO, None) is None
@@ -80,8 +81,8 @@ def test_the_joined_subtitles_and_manifest(svc):
     assert manifest["scenes"][0]["attempts"] == [] and manifest["scenes"][0]["coder"]
     assert manifest["combined"]["version"] == 1 and "manifest" not in manifest["combined"]
     assert out.result["s3_combined_video_url"].startswith("file://")
-    assert svc.meta.get_video(VIDEO)["join_token"] == scenes_token(
-        {s["scene_number"]: s for s in svc.meta.list_scenes(VIDEO)}, 2
+    assert svc.meta.get_video(VIDEO).join_token == scenes_token(
+        scenes_by_number(svc.meta, VIDEO), 2
     )
 
 
@@ -93,7 +94,7 @@ def test_a_missing_scene_is_named(svc):
         PipelineError, match=r"'unit.s1' cannot be joined: scene\(s\) \[2\] of 2 are not rendered"
     ):
         run_combine(svc, VIDEO, "t1")
-    assert svc.meta.get_task("t1")["status"] == "progress"
+    assert svc.meta.get_task("t1").status == "progress"
 
 
 def test_a_failed_or_cancelled_task_does_not_join(svc):
@@ -101,21 +102,21 @@ def test_a_failed_or_cancelled_task_does_not_join(svc):
     _render_all(svc)
     svc.meta.update_task("t1", status="cancelled", message="Task cancelled by user")
     assert join_when_complete(svc, VIDEO, "t1") is None
-    assert svc.meta.get_video(VIDEO).get("combined") is None
+    assert svc.meta.get_video(VIDEO).combined is None
 
 
 def test_a_failed_join_fails_the_task_and_gives_the_claim_back(svc):
     start_task(svc)
     _render_all(svc)
     store = svc.stores.store_for()
-    video = svc.meta.get_scene(VIDEO, 2)["assets"]["video"]["key"]
+    video = svc.meta.get_scene(VIDEO, 2).assets["video"]["key"]
     kept = store.get_bytes(video)
     store.delete(video)
     with pytest.raises(FileNotFoundError):
         join_when_complete(svc, VIDEO, "t1")
     task = svc.meta.get_task("t1")
-    assert (task["status"], task["message"]) == ("failed", "Combining scenes failed")
-    assert task["error"].startswith("combine: [Errno 2] No such file")
+    assert (task.status, task.message) == ("failed", "Combining scenes failed")
+    assert task.error.startswith("combine: [Errno 2] No such file")
     store.put_bytes(video, kept)
     assert join_when_complete(svc, VIDEO, None) is not None  # the claim was released
 
@@ -138,5 +139,5 @@ def test_an_edit_rejoins_and_names_the_new_version(svc):
     ]
     assert writes[0]["message"] == f"Re-joining the video with the edited {SESSION}_scene_2..."
     task = svc.meta.get_task("e1")
-    assert task["message"] == "Edit completed: scene 2 is at version 2; video re-joined (version 2)"
-    assert task["total_steps"] == 4
+    assert task.message == "Edit completed: scene 2 is at version 2; video re-joined (version 2)"
+    assert task.total_steps == 4

@@ -19,15 +19,15 @@ def test_run_plan_stores_the_plan_and_queues_every_scene(svc):
     assert stored == out.plan.model_dump(mode="json")
     assert load_plan(svc.meta, VIDEO) == out.plan
     scenes = svc.meta.list_scenes(VIDEO)
-    assert [(s["scene_number"], s["scene_id"], s["status"]) for s in scenes] == [
+    assert [(s.scene_number, s.scene_id, s.status) for s in scenes] == [
         (1, f"{SESSION}_scene_1", "queued"),
         (2, f"{SESSION}_scene_2", "queued"),
         (3, f"{SESSION}_scene_3", "queued"),
     ]
     task = svc.meta.get_task("t1")
-    assert task["status"] == "progress" and task["started_at"]
-    assert (task["progress"], task["total_steps"]) == (100 * 1 // total_steps(3), 6)
-    assert (task["message"], task["current_step"]) == ("Planned 3 scenes; rendering...", "planned")
+    assert task.status == "progress" and task.started_at
+    assert (task.progress, task.total_steps) == (100 * 1 // total_steps(3), 6)
+    assert (task.message, task.current_step) == ("Planned 3 scenes; rendering...", "planned")
 
 
 def test_a_second_plan_is_a_new_version(svc):
@@ -45,8 +45,8 @@ def test_a_failing_planner_fails_the_task(svc):
     with pytest.raises(RuntimeError, match="planner down"):
         run_plan(svc, VIDEO, "t1")
     task = svc.meta.get_task("t1")
-    assert (task["status"], task["message"]) == ("failed", "Planning failed")
-    assert task["error"].startswith("plan: planner down") and len(task["error"]) == 4000
+    assert (task.status, task.message) == ("failed", "Planning failed")
+    assert task.error.startswith("plan: planner down") and len(task.error) == 4000
     assert svc.meta.list_scenes(VIDEO) == []
 
 

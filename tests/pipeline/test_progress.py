@@ -15,14 +15,14 @@ def test_progress_is_a_share_of_the_steps_and_only_moves_forward(svc):
         svc.meta, "t1", 2, 5, "Rendering scenes: 1 of 2 done (scene 1 finished)", "render_scene_1"
     )
     task = svc.meta.get_task("t1")
-    assert (task["progress"], task["total_steps"], task["current_step"]) == (
+    assert (task.progress, task.total_steps, task.current_step) == (
         60,
         5,
         "render_scene_2",
     )
-    assert task["message"] == "Rendering scenes: 2 of 2 done (scene 2 finished)"
+    assert task.message == "Rendering scenes: 2 of 2 done (scene 2 finished)"
     advance(svc.meta, "t1", 9, 5, "over", "x")
-    assert svc.meta.get_task("t1")["progress"] == 100
+    assert svc.meta.get_task("t1").progress == 100
     advance(svc.meta, None, 1, 5, "no task", "x")  # a run started without a task writes nothing
 
 
@@ -36,11 +36,11 @@ def test_a_failure_names_what_failed_and_is_cut_at_one_length(svc):
         "Scene 2 of 2 failed",
     )
     task = svc.meta.get_task("t1")
-    assert (task["status"], task["message"]) == ("failed", "Scene 2 of 2 failed")
-    assert task["error"].startswith("scene 2: boom xx") and len(task["error"]) == ERROR_LIMIT
+    assert (task.status, task.message) == ("failed", "Scene 2 of 2 failed")
+    assert task.error.startswith("scene 2: boom xx") and len(task.error) == ERROR_LIMIT
     start_task(svc, "t2")
     fail(svc.meta, "t2", None, "run r1 (plan_job, a.b) failed", "A pipeline run failed")
-    assert svc.meta.get_task("t2")["error"] == "run r1 (plan_job, a.b) failed"
+    assert svc.meta.get_task("t2").error == "run r1 (plan_job, a.b) failed"
     fail(svc.meta, None, "plan", RuntimeError("ignored"), "Planning failed")
 
 
@@ -54,16 +54,16 @@ def test_completion_and_cancellation(svc):
         {"completed_at": "2024-01-01T00:00:00Z", "x": 1},
     )
     task = svc.meta.get_task("t1")
-    assert (task["status"], task["progress"], task["current_step"]) == (
+    assert (task.status, task.progress, task.current_step) == (
         "completed",
         100,
         "completed",
     )
-    assert task["result"] == {"completed_at": "2024-01-01T00:00:00Z", "x": 1}
-    assert task["completed_at"] == "2024-01-01T00:00:00Z"
+    assert task.result == {"completed_at": "2024-01-01T00:00:00Z", "x": 1}
+    assert task.completed_at == "2024-01-01T00:00:00Z"
     start_task(svc, "t2")
     cancel(svc.meta, "t2", "Task cancelled")
-    assert (svc.meta.get_task("t2")["status"], svc.meta.get_task("t2")["message"]) == (
+    assert (svc.meta.get_task("t2").status, svc.meta.get_task("t2").message) == (
         "cancelled",
         "Task cancelled",
     )

@@ -1,5 +1,7 @@
 """Task results: a finished task keeps the record of what it made; URLs are made when read."""
 
+import dataclasses
+
 from videogen_dagster.pipeline import (
     build_result,
     join_when_complete,
@@ -92,7 +94,7 @@ def test_a_running_task_and_an_old_task_see_the_video_as_it_is(svc):
     assert [s["status"] for s in record["scenes"]] == ["completed", "queued"]
     assert record["scenes"][0]["objects"]["video"].endswith("/scenes/01/v1/scene.mp4")
     # A task stored before records existed (no result): the video as it is now.
-    legacy = {**svc.meta.get_task("g1"), "result": None}
+    legacy = dataclasses.replace(svc.meta.get_task("g1"), result=None)
     assert task_result(svc.meta, svc.stores, legacy) == build_result(
         svc.meta, svc.stores, VIDEO, "g1"
     )

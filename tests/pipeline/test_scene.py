@@ -40,22 +40,22 @@ def test_fresh_render_stores_every_file_and_reports_progress(svc, renderer):
     assert abs(out.info.duration - 2.0) < 0.1 and (out.info.width, out.info.height) == (854, 480)
 
     scene = svc.meta.get_scene(VIDEO, 1)
-    assert (scene["status"], scene["version"]) == ("completed", 1)
-    assert scene["assets"]["video"]["media"]["width"] == 854
+    assert (scene.status, scene.version) == ("completed", 1)
+    assert scene.assets["video"]["media"]["width"] == 854
     [history] = svc.meta.scene_history(VIDEO, 1)
-    assert (history["run_id"], history["task_id"], history["render_seconds"]) == (
+    assert (history.run_id, history.task_id, history.render_seconds) == (
         "run-1",
         "t1",
         0.01,
     )
-    assert history["extra"] == {"attempts": [], "coder": out.coder}
+    assert history.extra == {"attempts": [], "coder": out.coder}
     # While rendering: the task says which scene started; after: how many are done.
     started = seen[0]
-    assert (started["progress"], started["current_step"]) == (20, "render_scene_1")
-    assert started["message"] == "Rendering scenes: 0 of 2 done (scene 1 started)"
+    assert (started.progress, started.current_step) == (20, "render_scene_1")
+    assert started.message == "Rendering scenes: 0 of 2 done (scene 1 started)"
     task = svc.meta.get_task("t1")
-    assert (task["progress"], task["current_step"]) == (40, "render_scene_1")
-    assert task["message"] == "Rendering scenes: 1 of 2 done (scene 1 finished)"
+    assert (task.progress, task.current_step) == (40, "render_scene_1")
+    assert task.message == "Rendering scenes: 1 of 2 done (scene 1 finished)"
     assert scenes_to_retry(svc.meta, VIDEO) == [2]
 
 
@@ -87,12 +87,12 @@ def test_a_failed_attempt_goes_through_the_fix_loop(svc, renderer):
     store = svc.stores.store_for()
     assert store.get_bytes(out.objects["source"].key).decode() == second
     [history] = svc.meta.scene_history(VIDEO, 1)
-    [attempt] = history["extra"]["attempts"]
+    [attempt] = history.extra["attempts"]
     assert attempt["attempt"] == 1
     assert attempt["error"] == "manim exited with code 1 rendering Scene01\nTraceback: boom"
     assert attempt["source"]["key"].endswith("/scenes/01/v1/attempts/attempt1.py")
     assert store.get_bytes(attempt["source"]["key"]).decode() == first
-    assert svc.meta.get_task("t1")["status"] == "progress"
+    assert svc.meta.get_task("t1").status == "progress"
 
 
 def test_a_failed_scene_keeps_the_others(svc, renderer):
@@ -108,11 +108,11 @@ def test_a_failed_scene_keeps_the_others(svc, renderer):
 
     assert "Traceback: boom" in str(err.value)
     task = svc.meta.get_task("t1")
-    assert (task["status"], task["message"]) == ("failed", "Scene 2 of 2 failed")
-    assert task["error"] == f"scene 2: {err.value}"
+    assert (task.status, task.message) == ("failed", "Scene 2 of 2 failed")
+    assert task.error == f"scene 2: {err.value}"
     first, second = svc.meta.get_scene(VIDEO, 1), svc.meta.get_scene(VIDEO, 2)
-    assert (first["status"], first["version"]) == ("completed", 1)
-    assert second["status"] == "failed" and second["error"] == str(err.value)
+    assert (first.status, first.version) == ("completed", 1)
+    assert second.status == "failed" and second.error == str(err.value)
     assert scenes_to_retry(svc.meta, VIDEO) == [2]
     assert renderer.attempts("Scene02") == 1  # max_retries 0: no second attempt
 

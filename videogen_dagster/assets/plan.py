@@ -1,5 +1,7 @@
 """The per-video plan: outline plus one implementation plan per scene."""
 
+from typing import Any
+
 import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
@@ -10,6 +12,7 @@ from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.stores.metastore import MetadataStore
 
 
 class PlanConfig(dg.Config):
@@ -56,16 +59,19 @@ def scene_plan(
     )
 
 
-def _apply_config(meta, video_key: str, config: PlanConfig) -> None:
+def _apply_config(meta: MetadataStore, video_key: str, config: PlanConfig) -> None:
     project_id, session_id = split_video_key(video_key)
     video = meta.get_video(video_key)
-    stored = video["request"] if video else {"project_id": project_id, "session_id": session_id}
+    # The stored request's JSON (GenerateRequest.to_stored()), changed field by field on a copy.
+    stored: dict[str, Any] = (
+        dict(video.request) if video else {"project_id": project_id, "session_id": session_id}
+    )
     if config.content_prompt:
         stored["content_prompt"] = config.content_prompt
     if config.scene_count:
         stored["scene_count"] = config.scene_count
     if config.quality:
-        stored.setdefault("render_config", {})["quality"] = config.quality
+        stored["render_config"] = {**stored.get("render_config", {}), "quality": config.quality}
     try:
         request = GenerateRequest.model_validate(stored)
     except Exception as exc:

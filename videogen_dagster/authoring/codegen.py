@@ -25,7 +25,15 @@ from videogen_dagster.authoring.planning import (
 OUTRO_SECONDS = 0.5
 MIN_BEAT, MAX_BEAT = 1.5, 5.0
 SECONDS_PER_WORD = 0.32
+# A spoken line's beat: its speech, then this pause before the next line.
+SPEECH_PAUSE = 0.4
+# A subtitle cue stays up this long after its line is spoken (never into the next beat).
+CUE_TAIL = 0.15
 TEMPLATE_CODER = "offline-template-coder"
+
+
+class NarrationTooLong(ValueError):
+    """The spoken narration does not fit the time the scene may last."""
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("videogen_dagster.authoring", "templates"),
@@ -54,8 +62,11 @@ class GeneratedScene:
     coder: str = TEMPLATE_CODER
     beats: list[tuple[float, float]] = field(default_factory=list)
     # Code not written from a template has no known beats: its narration is spread evenly over
-    # the rendered duration.
+    # the rendered duration (or, when it is spoken, timed by the render's voiceover calls).
     spread_cues: bool = False
+    # The spoken length of each narration line, when the scene is narrated: each cue starts
+    # where its line is spoken.
+    speech: list[float] | None = None
 
 
 def class_name_for(scene_number: int) -> str:
@@ -63,35 +74,91 @@ def class_name_for(scene_number: int) -> str:
     return f"Scene{abs(scene_number):02d}"
 
 
-def timeline(narration: list[str], max_duration: float, speed: float = 1.0) -> list[tuple[float, float]]:
+def timeline(
+    narration: list[str],
+    max_duration: float,
+    speed: float = 1.0,
+    speech: list[float] | None = None,
+) -> list[tuple[float, float]]:
     """(run_time, wait) per narration line: reading time, scaled down to fit max_duration.
 
-    `speed` changes how long the animation of a beat takes, never the beat itself, so an edit
-    to the speed keeps the scene's duration and its subtitles' timing."""
+    With `speech` (the spoken length of each line) a beat lasts as long as its line is spoken
+    plus a short pause, and is never shortened: a narration that cannot fit raises
+    NarrationTooLong. `speed` changes how long the animation of a beat takes, never the beat
+    itself, so an edit to the speed keeps the scene's duration and its subtitles' timing."""
+    if speech is not None:
+        lengths = [max(MIN_BEAT, s + SPEECH_PAUSE) for s in _spoken(narration, speech)]
+        total = sum(lengths) + OUTRO_SECONDS
+        if total > max_duration + 1e-6:
+            raise NarrationTooLong(
+                f"the narration takes {total:.1f}s to speak (with pauses) and the scene may last "
+                f"{max_duration:g}s (max_scene_duration): shorten the narration or raise the limit"
+            )
+        return [_split(length, speed) for length in lengths]
     lengths = [
         min(MAX_BEAT, max(MIN_BEAT, SECONDS_PER_WORD * len(re.findall(r"\S+", line))))
         for line in narration
     ]
     budget = max(max_duration - OUTRO_SECONDS, 0.5 * len(lengths))
     scale = min(1.0, budget / sum(lengths))
-    beats = []
-    for total in lengths:
-        total = round(total * scale, 2)
-        run_time = round(min(total * 0.9, min(1.2, total * 0.6) / speed), 2)
-        beats.append((run_time, round(total - run_time, 2)))
-    return beats
+    return [_split(round(total * scale, 2), speed) for total in lengths]
 
 
-def cues_for(narration: list[str], beats: list[tuple[float, float]]) -> list[Cue]:
+def _spoken(narration: list[str], speech: list[float]) -> list[float]:
+    if len(speech) != len(narration):
+        raise ValueError(f"{len(speech)} spoken lengths for {len(narration)} narration lines")
+    return speech
+
+
+def _split(total: float, speed: float) -> tuple[float, float]:
+    """A beat of `total` seconds as (animation run_time, wait)."""
+    total = round(total, 2)
+    run_time = round(min(total * 0.9, min(1.2, total * 0.6) / speed), 2)
+    return run_time, round(total - run_time, 2)
+
+
+def cues_for(
+    narration: list[str], beats: list[tuple[float, float]], speech: list[float] | None = None
+) -> list[Cue]:
+    """A cue per line from the start of its beat: to the beat's end, or, when the line is
+    spoken, to the end of its speech (so the gaps between cues are silent)."""
     cues, t = [], 0.0
-    for text, (run_time, wait) in zip(narration, beats, strict=True):
-        cues.append(Cue(round(t, 3), round(t + run_time + wait, 3), text))
-        t += run_time + wait
+    spoken = _spoken(narration, speech) if speech is not None else [None] * len(narration)
+    for text, (run_time, wait), said in zip(narration, beats, spoken, strict=True):
+        beat = run_time + wait
+        end = t + beat if said is None else t + min(beat, said + CUE_TAIL)
+        cues.append(Cue(round(t, 3), round(end, 3), text))
+        t += beat
     return cues
 
 
-def fit_timeline(beats: list[tuple[float, float]], total: float) -> list[tuple[float, float]]:
-    """Stretch or shrink the waits (then run times) so the beats last `total` seconds."""
+def fit_timeline(
+    beats: list[tuple[float, float]], total: float, speech: list[float] | None = None
+) -> list[tuple[float, float]]:
+    """Stretch or shrink the waits (then run times) so the beats last `total` seconds. A spoken
+    line's beat never gets shorter than its speech: when they cannot fit, NarrationTooLong."""
+    if speech is not None:
+        floor = sum(s + CUE_TAIL for s in speech)
+        if floor > total + 1e-6:
+            raise NarrationTooLong(
+                f"the new narration takes {floor:.1f}s to speak and the scene must keep its "
+                f"{total + OUTRO_SECONDS:.2f}s (preserve_timing): the current version is kept"
+            )
+        # The slack beyond the speech is shared out in proportion to each beat's own slack.
+        lengths = [r + w for r, w in beats]
+        minimum = [max(s + CUE_TAIL, 0.0) for s in speech]
+        slack = [max(0.0, length - low) for length, low in zip(lengths, minimum, strict=True)]
+        spare = total - sum(minimum)
+        share = sum(slack) or float(len(slack))
+        fitted = [
+            low + spare * ((sl if sum(slack) else 1.0) / share)
+            for low, sl in zip(minimum, slack, strict=True)
+        ]
+        out = [_split(length, 1.0) for length in fitted]
+        drift = round(total - sum(r + w for r, w in out), 2)
+        r, w = out[-1]
+        out[-1] = (r, round(max(0.0, w + drift), 2))
+        return out
     current = sum(r + w for r, w in beats)
     scale = total / current if current else 1.0
     out = [(round(r * min(scale, 1.0), 2), round(w * scale + r * (scale - min(scale, 1.0)), 2)) for r, w in beats]
@@ -102,18 +169,27 @@ def fit_timeline(beats: list[tuple[float, float]], total: float) -> list[tuple[f
 
 
 def generate_scene_code(
-    plan: ScenePlan, max_scene_duration: float, target_duration: float | None = None
+    plan: ScenePlan,
+    max_scene_duration: float,
+    target_duration: float | None = None,
+    speech: list[float] | None = None,
 ) -> GeneratedScene:
     """Manim source for one planned scene, from the template named by the scene's kind.
-    `target_duration` (an edit with preserve_timing) fixes the scene's total length.
+    `target_duration` (an edit with preserve_timing) fixes the scene's total length; `speech`
+    (the spoken length of each narration line) makes each beat wait for its line.
 
     Any schema-valid plan gets code: missing or unusable visual keys get defaults drawn from the
     scene's title and narration (`template_visual`), and an `llm` scene (a free-form visual plan
     that only a model can implement) falls back to the key-points template of its narration."""
     template_name, visual = template_visual(plan)
-    beats = timeline(plan.narration, max_scene_duration, _speed(plan.visual))
+    speed = _speed(plan.visual)
     if target_duration is not None:
-        beats = fit_timeline(beats, max(0.5, target_duration - OUTRO_SECONDS))
+        # The scene's length is fixed by the edit: speech is fitted to it, not to the limit.
+        limit = max_scene_duration if speech is None else float("inf")
+        beats = timeline(plan.narration, limit, speed, speech)
+        beats = fit_timeline(beats, max(0.5, target_duration - OUTRO_SECONDS), speech)
+    else:
+        beats = timeline(plan.narration, max_scene_duration, speed, speech)
     name = class_name_for(plan.scene_number)
     template = _env.get_template(f"{template_name}.py.j2")
     code = template.render(
@@ -129,9 +205,10 @@ def generate_scene_code(
     return GeneratedScene(
         code=code,
         class_name=name,
-        cues=cues_for(plan.narration, beats),
+        cues=cues_for(plan.narration, beats, speech),
         expected_duration=round(duration, 3),
         beats=beats,
+        speech=list(speech) if speech is not None else None,
     )
 
 

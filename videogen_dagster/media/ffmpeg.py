@@ -12,6 +12,7 @@ from videogen_dagster.authoring.codegen import Cue
 
 # Stream copy is only safe when every scene has the same codec parameters.
 _COPY_KEYS = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "time_base")
+_AUDIO_KEYS = ("codec_name", "sample_rate", "channels")
 
 
 class MediaError(RuntimeError):
@@ -27,6 +28,8 @@ class VideoInfo:
     codec: str
     bytes: int
     params: tuple
+    # (codec, sample rate, channels) of the audio stream; None: the video is silent (no stream).
+    audio: tuple | None = None
 
     def as_metadata(self) -> dict:
         return {
@@ -38,18 +41,22 @@ class VideoInfo:
             # What decides whether scenes can be joined by stream copy; kept so a join need not
             # probe every scene again.
             "stream": dict(zip(_COPY_KEYS, self.params, strict=True)),
+            "audio": dict(zip(_AUDIO_KEYS, self.audio, strict=True)) if self.audio else None,
         }
 
     @classmethod
     def from_metadata(cls, meta: dict, size: int) -> VideoInfo | None:
-        """The info stored by `as_metadata`; None for records written before `stream` was kept."""
+        """The info stored by `as_metadata`; None for records written before `stream` (or, for
+        the audio, `audio`) was kept."""
         stream = meta.get("stream")
-        if not stream or set(stream) != set(_COPY_KEYS):
+        if not stream or set(stream) != set(_COPY_KEYS) or "audio" not in meta:
             return None
+        audio = meta["audio"]
         return cls(
             duration=float(meta["duration"]), width=int(meta["width"]), height=int(meta["height"]),
             fps=float(meta["fps"]), codec=str(meta["codec"]), bytes=size,
             params=tuple(stream[k] for k in _COPY_KEYS),
+            audio=tuple(audio[k] for k in _AUDIO_KEYS) if audio else None,
         )
 
 
@@ -69,6 +76,8 @@ def probe(path: Path) -> VideoInfo:
     if not streams:
         raise MediaError(f"{path} has no video stream")
     v = streams[0]
+    sound = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
+    audio = tuple(sound[0].get(k) for k in _AUDIO_KEYS) if sound else None
     num, _, den = v.get("r_frame_rate", "0/1").partition("/")
     fps = float(num) / float(den or 1) if float(den or 1) else 0.0
     duration = float(data.get("format", {}).get("duration") or v.get("duration") or 0.0)
@@ -80,6 +89,7 @@ def probe(path: Path) -> VideoInfo:
         codec=v.get("codec_name", "?"),
         bytes=path.stat().st_size,
         params=tuple(v.get(k) for k in _COPY_KEYS),
+        audio=audio,
     )
 
 
@@ -102,12 +112,14 @@ def thumbnail(video: Path, out: Path, at: float, width: int = 480) -> Path:
 def concat(videos: list[Path], out: Path, infos: list[VideoInfo | None] | None = None) -> str:
     """Join videos in order. Returns the method used: 'stream-copy' or 're-encode'.
 
-    `infos` are the videos' probes when the caller already has them (None entries are probed)."""
+    `infos` are the videos' probes when the caller already has them (None entries are probed).
+    Scenes with sound and scenes without (made before narration) are re-encoded together: the
+    caller gives the silent ones a silent track first (narration_audio.mux) to keep a copy."""
     if not videos:
         raise MediaError("nothing to join")
     known = infos or [None] * len(videos)
     infos = [info or probe(v) for v, info in zip(videos, known, strict=True)]
-    same = all(i.params == infos[0].params for i in infos)
+    same = all(i.params == infos[0].params and i.audio == infos[0].audio for i in infos)
     try:
         if same:
             listing = out.with_suffix(".concat.txt")
@@ -124,13 +136,17 @@ def concat(videos: list[Path], out: Path, infos: list[VideoInfo | None] | None =
             return "stream-copy"
         first = infos[0]
         fps = first.fps or 30
-        streams = [
-            ffmpeg.input(str(v)).video.filter("scale", first.width, first.height).filter("fps", fps)
-            for v in videos
-        ]
+        sound = all(i.audio for i in infos)
+        streams = []
+        for v in videos:
+            source = ffmpeg.input(str(v))
+            streams.append(source.video.filter("scale", first.width, first.height).filter("fps", fps))
+            if sound:
+                streams.append(source.audio.filter("aresample", 48000))
+        extra = {"acodec": "aac", "ar": 48000, "ac": 1, "audio_bitrate": "128k"} if sound else {}
         (
-            ffmpeg.concat(*streams, v=1, a=0)
-            .output(str(out), vcodec="libx264", pix_fmt="yuv420p", movflags="+faststart")
+            ffmpeg.concat(*streams, v=1, a=int(sound))
+            .output(str(out), vcodec="libx264", pix_fmt="yuv420p", movflags="+faststart", **extra)
             .overwrite_output()
             .run(quiet=True)
         )

@@ -52,6 +52,8 @@ from pathlib import Path
 ALLOWED_IMPORTS = {
     "manim", "numpy", "math", "random", "itertools", "functools", "collections", "typing",
     "dataclasses", "enum", "fractions", "decimal", "statistics", "string", "colorsys", "__future__",
+    # Our offline runtime of manim-voiceover's scene API (media/voiceover_runtime), not PyPI's.
+    "manim_voiceover",
 }
 FORBIDDEN_NAMES = {
     "__import__", "eval", "exec", "compile", "open", "input", "breakpoint", "globals", "locals",

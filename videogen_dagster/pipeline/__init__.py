@@ -22,6 +22,7 @@ from videogen_dagster.pipeline.join import (
     build_manifest,
     join_when_complete,
     run_combine,
+    scenes_by_number,
     scenes_token,
 )
 from videogen_dagster.pipeline.plan import (
@@ -83,6 +84,7 @@ __all__ = [
     "run_combine",
     "run_plan",
     "run_scene",
+    "scenes_by_number",
     "scenes_to_retry",
     "scenes_token",
     "snapshot_result",

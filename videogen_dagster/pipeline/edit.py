@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from videogen_dagster.authoring.planning import ScenePlan, wrapped
+from videogen_dagster.authoring.planning import ScenePlan
+from videogen_dagster.authoring.topics import wrapped
 from videogen_dagster.pipeline.services import PipelineError
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore, Scene
 
 EDIT_COLOURS = {
     "blue": "#3b82f6",
@@ -100,17 +101,15 @@ def offline_edit(plan: ScenePlan, prompt: str) -> tuple[ScenePlan, list[str]]:
     ), applied
 
 
-def scene_to_edit(
-    meta: SqliteMetadataStore, video_key: str, scene_number: int, edit: EditSpec
-) -> dict:
+def scene_to_edit(meta: MetadataStore, video_key: str, scene_number: int, edit: EditSpec) -> Scene:
     """The scene's current record, from the metadata store (Convex when configured), checked
     against the version the editor saw."""
     current = meta.current_scene(video_key, scene_number)
-    if current is None or current["status"] != "completed" or not current.get("assets"):
+    if current is None or not current.rendered:
         raise PipelineError(f"scene {scene_number} of {video_key} has no rendered version to edit")
-    if edit.expected_version is not None and current["version"] != edit.expected_version:
+    if edit.expected_version is not None and current.version != edit.expected_version:
         raise PipelineError(
-            f"conflict: scene {scene_number} is at version {current['version']}, the edit was made "
+            f"conflict: scene {scene_number} is at version {current.version}, the edit was made "
             f"against version {edit.expected_version}; nothing was changed"
         )
     return current

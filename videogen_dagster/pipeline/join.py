@@ -19,7 +19,8 @@ from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, 
 from videogen_dagster.pipeline.progress import advance, complete, fail
 from videogen_dagster.pipeline.results import render_result, snapshot_result
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, Services
-from videogen_dagster.stores.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.stores.metastore import MetadataStore, Scene, TaskStatus, Video, now_iso
+from videogen_dagster.stores.metastore.status import TaskKind
 from videogen_dagster.stores.objectstore import ObjectStore, StoredObject, video_object_key
 
 
@@ -35,16 +36,20 @@ class CombineOutcome:
     result: dict
 
 
-def scenes_token(scenes: dict[int, dict], scene_count: int) -> str | None:
+def scenes_token(scenes: dict[int, Scene], scene_count: int) -> str | None:
     """Names the exact set of scene versions a join would use (number, version and video
     checksum, so an in-place edit counts as a change); None while a planned scene is not rendered."""
     parts = []
     for n in range(1, scene_count + 1):
         s = scenes.get(n)
-        if not s or s["status"] != "completed" or not s.get("assets"):
+        if s is None or not s.rendered:
             return None
-        parts.append(f"{n}:{s['version']}:{s['assets']['video'].get('sha256', '')}")
+        parts.append(f"{n}:{s.version}:{s.assets['video'].get('sha256', '')}")
     return ",".join(parts)
+
+
+def scenes_by_number(meta: MetadataStore, video_key: str) -> dict[int, Scene]:
+    return {s.scene_number: s for s in meta.list_scenes(video_key)}
 
 
 def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome | None:
@@ -52,12 +57,10 @@ def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> Co
     a separate join run). None when a scene is still missing, when this set of scenes is already
     joined or being joined, or when the task was cancelled or failed."""
     task = svc.meta.get_task(task_id) if task_id else None
-    if task and task["status"] in ("cancelled", "failed"):
+    if task and task.status in (TaskStatus.CANCELLED, TaskStatus.FAILED):
         return None
     plan = load_plan(svc.meta, video_key)
-    token = scenes_token(
-        {s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}, plan.scene_count
-    )
+    token = scenes_token(scenes_by_number(svc.meta, video_key), plan.scene_count)
     if token is None or not svc.meta.claim_join(video_key, token):
         return None
     try:
@@ -74,7 +77,7 @@ class _Join:
     svc: Services
     video_key: str
     plan: VideoPlan
-    scenes: dict[int, dict]
+    scenes: dict[int, Scene]
     task_id: str | None
     total: int  # the task's steps
     # An edit task's scene id ("the scene" when it names none); None: a generation.
@@ -86,11 +89,9 @@ class _Join:
 
 def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome:
     plan = load_plan(svc.meta, video_key)
-    scenes = {s["scene_number"]: s for s in svc.meta.list_scenes(video_key)}
+    scenes = scenes_by_number(svc.meta, video_key)
     missing = [
-        n
-        for n in range(1, plan.scene_count + 1)
-        if n not in scenes or scenes[n]["status"] != "completed" or not scenes[n].get("assets")
+        n for n in range(1, plan.scene_count + 1) if n not in scenes or not scenes[n].rendered
     ]
     if missing:
         raise PipelineError(
@@ -98,7 +99,7 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
             "are not rendered (the plan names exactly which scenes must exist)"
         )
     task = svc.meta.get_task(task_id) if task_id else None
-    edited = (task.get("scene_id") or "the scene") if task and task["kind"] == "edit" else None
+    edited = (task.scene_id or "the scene") if task and task.kind == TaskKind.EDIT else None
     total = EDIT_STEPS if edited else total_steps(plan.scene_count)
     advance(
         svc.meta,
@@ -124,8 +125,9 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
 def _join(j: _Join) -> CombineOutcome:
     meta = j.svc.meta
     out, method, info, cues = _concat(j)
-    video = meta.get_video(j.video_key) or {}
-    version = int(video.get("combined_version") or 0) + 1
+    video = meta.get_video(j.video_key)
+    assert video is not None  # load_plan found it
+    version = video.combined_version + 1
 
     def key(name: str) -> str:
         return video_object_key(j.prefix, j.plan.project_id, j.plan.session_id, version, name)
@@ -157,14 +159,16 @@ def _concat(j: _Join) -> tuple[Path, str, ffmpeg.VideoInfo, list[Cue]]:
     """The scenes joined in order (the joined file, how, its probe) and their subtitles, offset."""
     parts, cue_sets, infos = [], [], []
     for n in range(1, j.plan.scene_count + 1):
-        assets = j.scenes[n]["assets"]
-        local = j.store.download(assets["video"]["key"], j.work / f"{n:02d}.mp4")
+        scene = j.scenes[n]
+        local = j.store.download(scene.object_key("video"), j.work / f"{n:02d}.mp4")
         parts.append(local)
-        cues = ffmpeg.parse_srt(j.store.get_bytes(assets["subtitles"]["key"]).decode())
+        cues = ffmpeg.parse_srt(j.store.get_bytes(scene.object_key("subtitles")).decode())
         # Duration and streams were probed when the scene was stored: no second probe.
-        cue_sets.append((cues, float(j.scenes[n]["duration"])))
+        cue_sets.append((cues, float(scene.duration or 0.0)))
         infos.append(
-            ffmpeg.VideoInfo.from_metadata(assets["video"].get("media") or {}, local.stat().st_size)
+            ffmpeg.VideoInfo.from_metadata(
+                scene.assets["video"].get("media") or {}, local.stat().st_size
+            )
         )
     out = j.work / "combined.mp4"
     method = ffmpeg.concat(parts, out, infos)
@@ -181,14 +185,14 @@ def _done_message(j: _Join, version: int) -> str:
     if j.edited is None:
         return "Video generation completed"
     n = parse_scene_id(j.edited)[1]
-    v = j.scenes[n]["version"] if n in j.scenes else "?"
+    v = j.scenes[n].version if n in j.scenes else "?"
     return f"Edit completed: scene {n} is at version {v}; video re-joined (version {version})"
 
 
 def build_manifest(
-    svc: Services, plan: VideoPlan, video: dict, scenes: dict, combined: dict
+    svc: Services, plan: VideoPlan, video: Video, scenes: dict[int, Scene], combined: dict
 ) -> dict:
-    request = GenerateRequest.model_validate(video["request"])
+    request = GenerateRequest.model_validate(video.request)
     width, height, fps = request.render_config.output_format()
     return {
         "manifest_version": 1,
@@ -204,17 +208,17 @@ def build_manifest(
             "height": height,
             "fps": fps,
         },
-        "llm_usage": video.get("llm_usage"),
-        "plan": {"version": video.get("plan_version"), **(video.get("plan_object") or {})},
+        "llm_usage": video.llm_usage,
+        "plan": {"version": video.plan_version, **(video.plan_object or {})},
         "scenes": [
             {
-                "scene_id": scenes[n]["scene_id"],
+                "scene_id": scenes[n].scene_id,
                 "scene_number": n,
-                "title": scenes[n]["title"],
-                "version": scenes[n]["version"],
-                "duration": scenes[n]["duration"],
-                "assets": scenes[n]["assets"],
-                **_version_extra(svc.meta, plan, n, scenes[n]["version"]),
+                "title": scenes[n].title,
+                "version": scenes[n].version,
+                "duration": scenes[n].duration,
+                "assets": scenes[n].assets,
+                **_version_extra(svc.meta, plan, n, scenes[n].version),
             }
             for n in range(1, plan.scene_count + 1)
         ],
@@ -223,9 +227,9 @@ def build_manifest(
     }
 
 
-def _version_extra(meta: SqliteMetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
+def _version_extra(meta: MetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
     """Coder, failed attempts and LLM usage/retrievals of one scene version."""
     for h in meta.scene_history(make_video_key(plan.project_id, plan.session_id), n):
-        if h["version"] == version:
-            return {**(h.get("extra") or {}), "edit_prompt": h.get("edit_prompt")}
+        if h.version == version:
+            return {**h.extra, "edit_prompt": h.edit_prompt}
     return {}

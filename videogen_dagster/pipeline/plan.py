@@ -8,7 +8,8 @@ from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.models import GenerateRequest, scene_id
 from videogen_dagster.pipeline.progress import advance, fail
 from videogen_dagster.pipeline.services import PipelineError, Services
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore, SceneStatus, Task
+from videogen_dagster.stores.metastore.status import TaskKind
 from videogen_dagster.stores.objectstore import StoredObject, plan_key
 
 EDIT_STEPS = 4  # render the edit, store it, re-join, manifest
@@ -20,15 +21,15 @@ def total_steps(scene_count: int) -> int:
 
 
 def register_request(
-    meta: SqliteMetadataStore, request: GenerateRequest, task_id: str, message: str = "Task queued"
-) -> dict:
+    meta: MetadataStore, request: GenerateRequest, task_id: str, message: str = "Task queued"
+) -> Task:
     """Record a video's request and its generate task (idempotent for the same task id)."""
     assert request.session_id, "call with_session() first"
     # One transaction: refuses (VideoBusy) while the video is being generated or edited, else
     # stores the request and the task. A video that exists gets new versions beside its old ones.
     return meta.create_task(
         task_id,
-        "generate",
+        TaskKind.GENERATE,
         request.project_id,
         request.session_id,
         request.video_key,
@@ -40,21 +41,21 @@ def register_request(
     )
 
 
-def load_request(meta: SqliteMetadataStore, video_key: str) -> GenerateRequest:
+def load_request(meta: MetadataStore, video_key: str) -> GenerateRequest:
     video = meta.get_video(video_key)
     if video is None:
         raise PipelineError(
             f"video {video_key!r} is not registered: start it with `videogen generate` or the "
             "REST API, or give content_prompt in the scene_plan run config"
         )
-    return GenerateRequest.model_validate(video["request"])
+    return GenerateRequest.model_validate(video.request)
 
 
-def load_plan(meta: SqliteMetadataStore, video_key: str) -> VideoPlan:
+def load_plan(meta: MetadataStore, video_key: str) -> VideoPlan:
     video = meta.get_video(video_key)
-    if not video or not video.get("plan"):
+    if video is None or not video.planned:
         raise PipelineError(f"video {video_key!r} has no plan yet: materialise scene_plan first")
-    return VideoPlan.model_validate(video["plan"])
+    return VideoPlan.model_validate(video.plan)
 
 
 @dataclass
@@ -78,7 +79,11 @@ def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
     svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
     for s in plan.scenes:
         svc.meta.set_scene_status(
-            video_key, s.scene_number, scene_id(plan.session_id, s.scene_number), s.title, "queued"
+            video_key,
+            s.scene_number,
+            scene_id(plan.session_id, s.scene_number),
+            s.title,
+            SceneStatus.QUEUED,
         )
     advance(
         svc.meta, task_id, 1, total, f"Planned {plan.scene_count} scenes; rendering...", "planned"
@@ -98,7 +103,7 @@ def _plan_and_store(
     finally:
         if agents and agents.client.budget.used.calls:
             svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
-    video = svc.meta.get_video(video_key) or {}
-    version = int(video.get("plan_version") or 0) + 1
+    video = svc.meta.get_video(video_key)
+    version = (video.plan_version if video else 0) + 1
     key = plan_key(prefix, request.project_id, plan.session_id, version)
     return plan, version, store.put_bytes(key, plan.model_dump_json(indent=2).encode())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore, TaskStatus
 
 # The longest error a task or scene keeps: a render's log tail is already in it, and more only
 # bloats every status poll.
@@ -26,7 +26,7 @@ def percent(done: int, total: int) -> int:
 
 
 def advance(
-    meta: SqliteMetadataStore, task_id: str | None, done: int, total: int, message: str, step: str
+    meta: MetadataStore, task_id: str | None, done: int, total: int, message: str, step: str
 ) -> None:
     """`done` of `total` steps, with what the task is doing now (no-op without a task)."""
     if task_id:
@@ -40,13 +40,13 @@ def advance(
 
 
 def complete(
-    meta: SqliteMetadataStore, task_id: str | None, total: int, message: str, result: dict[str, Any]
+    meta: MetadataStore, task_id: str | None, total: int, message: str, result: dict[str, Any]
 ) -> None:
     """The task finished: 100 %, its fixed result record, and when it completed."""
     if task_id:
         meta.update_task(
             task_id,
-            status="completed",
+            status=TaskStatus.COMPLETED,
             progress=100,
             message=message,
             current_step="completed",
@@ -57,7 +57,7 @@ def complete(
 
 
 def fail(
-    meta: SqliteMetadataStore,
+    meta: MetadataStore,
     task_id: str | None,
     what: str | None,
     error: BaseException | str,
@@ -67,8 +67,8 @@ def fail(
     `message` for the user (no-op without a task)."""
     if task_id:
         text = f"{what}: {error}" if what else str(error)
-        meta.update_task(task_id, status="failed", error=clip(text), message=message)
+        meta.update_task(task_id, status=TaskStatus.FAILED, error=clip(text), message=message)
 
 
-def cancel(meta: SqliteMetadataStore, task_id: str, message: str) -> None:
-    meta.update_task(task_id, status="cancelled", message=message)
+def cancel(meta: MetadataStore, task_id: str, message: str) -> None:
+    meta.update_task(task_id, status=TaskStatus.CANCELLED, message=message)

@@ -4,10 +4,18 @@ the task finishes) and the spec's task result rendered from it (URLs made when r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.models import scene_id, split_video_key
-from videogen_dagster.stores.metastore import SqliteMetadataStore, now_iso
+from videogen_dagster.stores.metastore import (
+    MetadataStore,
+    SceneEdit,
+    SceneStatus,
+    Task,
+    TaskStatus,
+    now_iso,
+)
 from videogen_dagster.stores.objectstore import StoreConfig
 
 URL_FIELDS = {
@@ -19,72 +27,72 @@ URL_FIELDS = {
 RECORD_VERSION = 1
 
 
-def snapshot_result(meta: SqliteMetadataStore, video_key: str, task_id: str | None = None) -> dict:
+def _edit_entry(e: SceneEdit) -> dict:
+    """One edit as a result record lists it."""
+    return {
+        "from_version": e.from_version,
+        "to_version": e.to_version,
+        "edit_prompt": e.edit_prompt,
+        "model": e.model,
+        "applied": e.applied,
+        "task_id": e.task_id,
+        "created_at": e.created_at,
+    }
+
+
+def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = None) -> dict:
     """What the video is made of now, as a fixed record: versions, titles, durations and object
     keys (no URLs: presigned URLs expire). A finished task keeps the record of what it made, so a
     later re-generation or edit of the same video never changes an earlier task's result."""
     project_id, session_id = split_video_key(video_key)
-    video = meta.get_video(video_key) or {}
-    plan = VideoPlan.model_validate(video["plan"]) if video.get("plan") else None
+    video = meta.get_video(video_key)
+    plan = VideoPlan.model_validate(video.plan) if video and video.plan else None
     count = plan.scene_count if plan else 0
-    by_number = {s["scene_number"]: s for s in meta.list_scenes(video_key)}
-    scenes = []
+    by_number = {s.scene_number: s for s in meta.list_scenes(video_key)}
+    scenes: list[dict[str, Any]] = []
     for n in range(1, count + 1):
         assert plan is not None  # count is 0 without a plan
-        s = by_number.get(n) or {}
-        assets = s.get("assets") or {}
+        s = by_number.get(n)
+        assets = s.assets if s else {}
         scenes.append(
             {
                 "scene_id": scene_id(session_id, n),
                 "scene_number": n,
-                "title": s.get("title") or plan.scene(n).title,
-                "duration": s.get("duration"),
-                "status": s.get("status", "queued"),
+                "title": (s and s.title) or plan.scene(n).title,
+                "duration": s.duration if s else None,
+                "status": str(s.status if s else SceneStatus.QUEUED),
                 "objects": {kind: a["key"] for kind, a in assets.items() if kind in URL_FIELDS},
-                "version": s.get("version", 0),
-                "error": s.get("error"),
-                "edit_history": [
-                    {
-                        k: e[k]
-                        for k in (
-                            "from_version",
-                            "to_version",
-                            "edit_prompt",
-                            "model",
-                            "applied",
-                            "task_id",
-                            "created_at",
-                        )
-                    }
-                    for e in meta.edit_history(video_key, n)
-                ],
+                "version": s.version if s else 0,
+                "error": s.error if s else None,
+                "edit_history": [_edit_entry(e) for e in meta.edit_history(video_key, n)],
             }
         )
-    combined = video.get("combined") or {}
+    # The join's record (free-form JSON the join wrote): what the combined objects are.
+    combined = (video.combined if video else None) or {}
     task = meta.get_task(task_id) if task_id else None
-    started = (task or {}).get("started_at") or (task or {}).get("created_at")
-    completed_at = (task or {}).get("completed_at") or now_iso()
+    started = task and (task.started_at or task.created_at)
+    completed_at = (task and task.completed_at) or now_iso()
     gen_time = None
     if started:
         gen_time = round((_parse(completed_at) - _parse(started)).total_seconds(), 1)
-    all_done = bool(combined) and all(s["status"] == "completed" for s in scenes)
+    all_done = bool(combined) and all(s["status"] == SceneStatus.COMPLETED for s in scenes)
     return {
         "record_version": RECORD_VERSION,
-        "s3_config": (video.get("request") or {}).get("s3_config"),
+        "s3_config": video.request.get("s3_config") if video else None,
         "project_id": project_id,
         "session_id": session_id,
-        "status": "completed" if all_done else video.get("status", "queued"),
+        "status": str(TaskStatus.COMPLETED if all_done else (video.status if video else "queued")),
         "scene_count": count,
         "scenes": scenes,
         "total_duration": round(
-            video.get("total_duration") or sum(s["duration"] or 0 for s in scenes), 3
+            (video.total_duration if video else None) or sum(s["duration"] or 0 for s in scenes), 3
         ),
         "combined_objects": {
             k: combined[k]["key"] for k in ("video", "subtitles_srt", "manifest") if combined.get(k)
         },
         "combined_version": combined.get("version"),
-        "plan_version": video.get("plan_version"),
-        "llm_usage": video.get("llm_usage"),
+        "plan_version": video.plan_version if video else None,
+        "llm_usage": video.llm_usage if video else None,
         "generation_time_seconds": gen_time,
         "completed_at": completed_at,
     }
@@ -121,19 +129,19 @@ def render_result(record: dict, stores: StoreConfig) -> dict:
 
 
 def build_result(
-    meta: SqliteMetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None
+    meta: MetadataStore, stores: StoreConfig, video_key: str, task_id: str | None = None
 ) -> dict:
     """The spec's task result for the video as it is now (URLs made now, never stored)."""
     return render_result(snapshot_result(meta, video_key, task_id), stores)
 
 
-def task_result(meta: SqliteMetadataStore, stores: StoreConfig, task: dict) -> dict:
+def task_result(meta: MetadataStore, stores: StoreConfig, task: Task) -> dict:
     """A finished task's result: the record it stored when it finished (what *it* made), or, for
     a task stored before records existed, the video as it is now."""
-    record = task.get("result")
+    record = task.result
     if isinstance(record, dict) and record.get("record_version"):
         return render_result(record, stores)
-    return build_result(meta, stores, task["video_key"], task["task_id"])
+    return build_result(meta, stores, task.video_key, task.task_id)
 
 
 def _parse(ts: str) -> datetime:

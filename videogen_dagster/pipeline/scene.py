@@ -20,7 +20,7 @@ from videogen_dagster.pipeline.scene_render import (
 )
 from videogen_dagster.pipeline.scene_store import store_scene
 from videogen_dagster.pipeline.services import Services
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore, SceneStatus
 
 
 def run_scene(
@@ -35,7 +35,9 @@ def run_scene(
     if task_id:
         svc.meta.start_task(task_id)
         _report_start(job)
-    svc.meta.set_scene_status(video_key, scene_number, job.sid, job.scene_plan.title, "rendering")
+    svc.meta.set_scene_status(
+        video_key, scene_number, job.sid, job.scene_plan.title, SceneStatus.RENDERING
+    )
     work = Path(
         tempfile.mkdtemp(prefix=f"{video_key}-scene{scene_number:02d}-", dir=svc.work_folder())
     )
@@ -70,7 +72,7 @@ def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
         svc.meta.record_edit(
             job.video_key,
             job.number,
-            job.before["version"],
+            job.before.version,
             outcome.version,
             job.edit.prompt,
             agents.scene_model if agents else "offline-editor",
@@ -91,7 +93,9 @@ def _record_failure(job: SceneJob, exc: Exception, log: Attempts) -> None:
     if job.edit:
         # A failed edit leaves the scene exactly as it was: its current version, and its status.
         if job.before is not None:
-            meta.set_scene_status(job.video_key, n, job.sid, job.before["title"], "completed")
+            meta.set_scene_status(
+                job.video_key, n, job.sid, job.before.title, SceneStatus.COMPLETED
+            )
         fail(
             meta,
             job.task_id,
@@ -101,7 +105,7 @@ def _record_failure(job: SceneJob, exc: Exception, log: Attempts) -> None:
         )
         return
     meta.set_scene_status(
-        job.video_key, n, job.sid, job.scene_plan.title, "failed", error=clip(str(exc))
+        job.video_key, n, job.sid, job.scene_plan.title, SceneStatus.FAILED, error=clip(str(exc))
     )
     fail(meta, job.task_id, f"scene {n}", exc, f"Scene {n} of {job.plan.scene_count} failed")
 
@@ -110,7 +114,7 @@ def _report_start(job: SceneJob) -> None:
     if not job.editing:
         return _report_scenes(job, "started")
     assert job.before
-    message = f"Editing scene {job.number} (version {job.before['version']}): rendering..."
+    message = f"Editing scene {job.number} (version {job.before.version}): rendering..."
     advance(job.svc.meta, job.task_id, 1, EDIT_STEPS, message, "render_edit")
 
 
@@ -135,16 +139,18 @@ def _report_scenes(job: SceneJob, stage: str) -> None:
     )
 
 
-def _count_done(meta: SqliteMetadataStore, video_key: str, plan: VideoPlan) -> int:
+def _count_done(meta: MetadataStore, video_key: str, plan: VideoPlan) -> int:
     return sum(
         1
         for s in meta.list_scenes(video_key)
-        if s["status"] == "completed" and s["scene_number"] <= plan.scene_count
+        if s.status == SceneStatus.COMPLETED and s.scene_number <= plan.scene_count
     )
 
 
-def scenes_to_retry(meta: SqliteMetadataStore, video_key: str) -> list[int]:
+def scenes_to_retry(meta: MetadataStore, video_key: str) -> list[int]:
     """The planned scenes without a finished render (failed, interrupted or never run)."""
     plan = load_plan(meta, video_key)
-    done = {s["scene_number"] for s in meta.list_scenes(video_key) if s["status"] == "completed"}
+    done = {
+        s.scene_number for s in meta.list_scenes(video_key) if s.status == SceneStatus.COMPLETED
+    }
     return [n for n in range(1, plan.scene_count + 1) if n not in done]

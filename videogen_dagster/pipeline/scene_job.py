@@ -15,6 +15,7 @@ from videogen_dagster.pipeline.edit import EditSpec, offline_edit, scene_to_edit
 from videogen_dagster.pipeline.plan import load_plan, load_request
 from videogen_dagster.pipeline.progress import fail
 from videogen_dagster.pipeline.services import PipelineError, Services
+from videogen_dagster.stores.metastore import Scene
 from videogen_dagster.stores.objectstore import StoredObject
 
 
@@ -31,7 +32,7 @@ class SceneJob:
     run_id: str | None
     agents: Any = None  # LLM agents (llm.Agents), None: the offline planner and coder
     edit: EditSpec | None = None
-    before: dict | None = None  # an edit's starting point: the scene's current record
+    before: Scene | None = None  # an edit's starting point: the scene's current record
     edits: list[str] = field(default_factory=list)  # what the edit applied
 
     @property
@@ -50,7 +51,7 @@ class SceneJob:
     def target(self) -> float | None:
         """The duration an edit with preserve_timing must keep (None: any up to the limit)."""
         if self.edit and self.edit.preserve_timing and self.before:
-            return self.before["duration"]
+            return self.before.duration
         return None
 
     @property

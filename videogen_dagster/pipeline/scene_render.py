@@ -18,7 +18,7 @@ def first_code(job: SceneJob) -> GeneratedScene:
         assert job.edit and job.before
         # The stored source is the starting point, read from the object store.
         store, _ = job.svc.store_for(request)
-        source = store.get_bytes(job.before["assets"]["source"]["key"]).decode()
+        source = store.get_bytes(job.before.object_key("source")).decode()
         generated = agents.edit(plan, source, job.edit.prompt, request, job.target)
         job.edits = [f"rewritten by {agents.scene_model}"]
         return generated

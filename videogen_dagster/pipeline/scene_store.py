@@ -24,7 +24,7 @@ def store_scene(
     svc, n, result = job.svc, job.number, rendered.result
     files = _write_files(rendered, work)
     version = (
-        job.before["version"]
+        job.before.version
         if job.in_place and job.before
         else svc.meta.next_scene_version(job.video_key, n)
     )

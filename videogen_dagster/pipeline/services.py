@@ -17,7 +17,7 @@ from videogen_dagster.media.rendering import (
     render_scene,
 )
 from videogen_dagster.models import GenerateRequest
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore
 from videogen_dagster.stores.objectstore import ObjectStore, StoreConfig
 
 # How far a measured duration may be from the expected one (frame rounding).
@@ -59,7 +59,7 @@ class Services:
     """The collaborators a step needs; resources build one of these per run."""
 
     stores: StoreConfig
-    meta: SqliteMetadataStore
+    meta: MetadataStore
     workdir: Path
     planner: Planner = offline_planner
     coder: Coder = template_coder
@@ -72,8 +72,8 @@ class Services:
         """LLM agents for this video (None: the offline planner/coder), with the budget left."""
         if self.agents_factory is None:
             return None
-        video = self.meta.get_video(video_key) or {}
-        return self.agents_factory(request, video.get("llm_usage") or {})
+        video = self.meta.get_video(video_key)
+        return self.agents_factory(request, (video.llm_usage if video else None) or {})
 
     def store_for(self, request: GenerateRequest) -> tuple[ObjectStore, str]:
         """The object store and key prefix of one video (its s3_config overrides the defaults)."""

@@ -7,7 +7,7 @@ import dagster as dg
 
 from videogen_dagster.settings import get_settings
 from videogen_dagster.stores.convex import open_metadata_store
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore
 
 
 class MetadataStoreResource(dg.ConfigurableResource):
@@ -15,7 +15,7 @@ class MetadataStoreResource(dg.ConfigurableResource):
 
     sqlite_path: str
 
-    def get_store(self) -> SqliteMetadataStore:
+    def get_store(self) -> MetadataStore:
         # CONVEX_DEPLOYMENT_URL/CONVEX_DEPLOY_KEY come from the settings when the store opens, so
         # the key never appears in the resource's config (which the UI shows).
         convex = get_settings().convex

@@ -26,11 +26,12 @@ from videogen_dagster.settings.groups import (
     DagsterSettings,
     LLMSettings,
     S3Settings,
+    SpeechSettings,
 )
 
 
 class Settings(BaseSettings):
-    """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`; the
+    """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`, `speech`; the
     rest (local state, scene concurrency, the bridge's own) at the top."""
 
     model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     convex: ConvexSettings = Field(default_factory=ConvexSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     # The bridge: JWT auth (HS256 secret, or an RS256/ES256 public key; optional audience). With
     # neither, the bridge runs open.
     jwt_secret: str | None = Field(None, alias="JWT_SECRET", repr=False)
@@ -97,17 +99,22 @@ class Settings(BaseSettings):
     def objects_root(self) -> Path:
         return state_paths(self.var_dir).objects
 
+    @property
+    def speech_cache(self) -> Path:
+        return self.speech.cache_dir or state_paths(self.var_dir).speech
+
 
 class StatePaths(NamedTuple):
     objects: Path  # the local object store
     metadata: Path  # the SQLite metadata store
     work: Path  # the renderer's scratch folders
+    speech: Path  # spoken lines, by content
 
 
 def state_paths(var_dir: Path) -> StatePaths:
     """Where local state lives under VIDEOGEN_VAR_DIR (the same for the pipeline and the bridge)."""
     base = var_dir.resolve()
-    return StatePaths(base / "objects", base / "metadata.sqlite", base / "work")
+    return StatePaths(base / "objects", base / "metadata.sqlite", base / "work", base / "speech")
 
 
 # Every variable read, and the setting it fills ("s3.bucket", "var_dir").

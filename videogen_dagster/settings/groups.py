@@ -162,6 +162,20 @@ class BatchSettings(Group):
         return v
 
 
+class SpeechSettings(Group):
+    """The narration's voice: the deployment's defaults, used where a request's
+    narration_config leaves them out. `auto`: Piper's neural voice when installed, else espeak-ng."""
+
+    enabled: bool = Field(True, alias="NARRATION_ENABLED")
+    engine: Literal["auto", "piper", "espeak", "openai"] = Field("auto", alias="NARRATION_ENGINE")
+    voice: str | None = Field(None, alias="NARRATION_VOICE")
+    # The OpenAI-compatible speech endpoint (default: OPENAI_BASE_URL, key OPENAI_API_KEY).
+    openai_model: str = Field("gpt-4o-mini-tts", alias="OPENAI_TTS_MODEL")
+    openai_base_url: str | None = Field(None, alias="OPENAI_TTS_BASE_URL")
+    # Spoken lines by content (default: VIDEOGEN_VAR_DIR/speech); shared by every worker.
+    cache_dir: Path | None = Field(None, alias="SPEECH_CACHE_DIR")
+
+
 class DagsterSettings(Group):
     """The Dagster instance and webserver (the bridge talks to it over GraphQL)."""
 

@@ -8,6 +8,7 @@ to the protocol later) fails this class's creation, so no write goes unmirrored 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import time
@@ -32,7 +33,14 @@ from videogen_dagster.stores.convex.records import (
     version_args,
     video_args,
 )
-from videogen_dagster.stores.metastore import READERS, WRITERS, MetadataStore, SqliteMetadataStore
+from videogen_dagster.stores.metastore import (
+    READERS,
+    WRITERS,
+    MetadataStore,
+    SceneStatus,
+    SqliteMetadataStore,
+    records,
+)
 
 if TYPE_CHECKING:
     # The methods are made from the protocol at import time (_delegate_and_mirror below); to a
@@ -86,7 +94,7 @@ class MirroredMetadataStore(_Store):
         if video is not None:
             self.send("videos:upsert", video_args(video))
 
-    def current_scene(self, video_key: str, scene_number: int) -> dict | None:
+    def current_scene(self, video_key: str, scene_number: int) -> records.Scene | None:
         """Edits load the scene's metadata from Convex, never from a local copy that may be stale:
         the pending outbox is flushed first, and Convex's version must match the local record."""
         local = self.inner.get_scene(video_key, scene_number)
@@ -95,13 +103,14 @@ class MirroredMetadataStore(_Store):
         self.flush()
         if self.outbox.pending():
             raise ConvexUnavailable("Convex is unreachable: an edit needs the scene's current metadata from it")
-        remote = self.convex.query("scenes:bySceneId", {"sceneId": local["scene_id"]})
-        if remote is None or remote["version"] != local["version"]:
+        # `remote` is Convex's wire document (convex/scenes.ts bySceneId), read as such.
+        remote = self.convex.query("scenes:bySceneId", {"sceneId": local.scene_id})
+        if remote is None or remote["version"] != local.version:
             raise ConvexStale(
-                f"scene {local['scene_id']}: Convex has version {remote and remote['version']}, "
-                f"the pipeline {local['version']}; refusing to edit from a stale record"
+                f"scene {local.scene_id}: Convex has version {remote and remote['version']}, "
+                f"the pipeline {local.version}; refusing to edit from a stale record"
             )
-        return {**local, "status": remote["status"], "version": remote["version"]}
+        return dataclasses.replace(local, status=SceneStatus(remote["status"]), version=remote["version"])
 
 
 # --- what each writer sends -------------------------------------------------------------------
@@ -115,9 +124,9 @@ def _task(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
     m.send_task(a["task_id"])
 
 
-def _new_task(m: MirroredMetadataStore, a: dict[str, Any], task: dict) -> None:
+def _new_task(m: MirroredMetadataStore, a: dict[str, Any], task: records.Task) -> None:
     if a["request"] is not None:  # stored on the video in the task's transaction
-        m.send_video(task["video_key"])
+        m.send_video(task.video_key)
     m.send_task(a["task_id"])
 
 
@@ -127,9 +136,9 @@ def _scene_status(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
         m.send("scenes:setStatus", scene_status_args(scene))
 
 
-def _version_row(m: MirroredMetadataStore, a: dict[str, Any]) -> dict | None:
+def _version_row(m: MirroredMetadataStore, a: dict[str, Any]) -> records.SceneVersion | None:
     history = m.inner.scene_history(a["video_key"], a["scene_number"])
-    return next((h for h in history if h["version"] == a["version"]), None)
+    return next((h for h in history if h.version == a["version"]), None)
 
 
 def _new_version(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
@@ -141,13 +150,13 @@ def _new_version(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
 def _replaced_version(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
     row, scene = _version_row(m, a), m.inner.get_scene(a["video_key"], a["scene_number"])
     if row is not None and scene is not None:  # else the store had nothing to replace
-        m.send("scenes:replaceVersion", replaced_version_args(row, scene["updated_at"]))
+        m.send("scenes:replaceVersion", replaced_version_args(row, scene.updated_at))
 
 
 def _edit(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
     mine = (a["from_version"], a["to_version"], a["prompt"], a["task_id"])
     for e in reversed(m.inner.edit_history(a["video_key"], a["scene_number"])):
-        if (e["from_version"], e["to_version"], e["edit_prompt"], e["task_id"]) == mine:
+        if (e.from_version, e.to_version, e.edit_prompt, e.task_id) == mine:
             m.send("scenes:recordEdit", edit_args(e))
             return
 

@@ -1,5 +1,8 @@
 """The metadata store: tasks, videos, scenes, scene versions and their assets.
 
+Readers return the typed records of records.py (rows.py makes them from SQLite rows); status.py
+holds every status enum (TaskStatus and SceneStatus are re-exported here).
+
 `MetadataStore` (protocol.py) is the interface; `SqliteMetadataStore` (sqlite.py) the embedded
 implementation; `videogen_dagster.stores.convex.MirroredMetadataStore` wraps one and mirrors every write
 to Convex. Every write is an upsert by natural key, so replaying one is harmless.
@@ -19,6 +22,15 @@ from videogen_dagster.stores.metastore.protocol import (
     MetadataStore,
     MetadataWriter,
 )
+from videogen_dagster.stores.metastore.records import (
+    Batch,
+    BatchEntry,
+    Scene,
+    SceneEdit,
+    SceneVersion,
+    Task,
+    Video,
+)
 from videogen_dagster.stores.metastore.sqlite import SqliteMetadataStore
 from videogen_dagster.stores.metastore.status import (
     ACTIVE,
@@ -30,7 +42,8 @@ from videogen_dagster.stores.metastore.status import (
 from videogen_dagster.stores.metastore.tasks import TASK_FIELDS
 
 __all__ = [
-    "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "WRITERS", "Conflict", "MetadataReader",
-    "MetadataStore", "MetadataWriter", "NotFound", "SceneStatus", "SqliteMetadataStore",
-    "StoreError", "TaskStatus", "Unavailable", "VideoBusy", "now_iso",
+    "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "WRITERS", "Batch", "BatchEntry", "Conflict",
+    "MetadataReader", "MetadataStore", "MetadataWriter", "NotFound", "Scene", "SceneEdit",
+    "SceneStatus", "SceneVersion", "SqliteMetadataStore", "StoreError", "Task", "TaskStatus",
+    "Unavailable", "Video", "VideoBusy", "now_iso",
 ]

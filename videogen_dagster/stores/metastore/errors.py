@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from videogen_dagster.stores.metastore.records import Task
 
 
 class StoreError(RuntimeError):
@@ -24,10 +24,10 @@ class Unavailable(StoreError):
 class VideoBusy(Conflict):
     """The video has a generation or an edit of the same scene still running."""
 
-    def __init__(self, video_key: str, task: dict[str, Any]):
+    def __init__(self, video_key: str, task: Task):
         self.video_key, self.task = video_key, task
-        what = "generated" if task["kind"] == "generate" else f"edited ({task.get('scene_id')})"
+        what = "generated" if task.kind == "generate" else f"edited ({task.scene_id})"
         super().__init__(
-            f"video {video_key} is still being {what} by task {task['task_id']} ({task['status']}); "
+            f"video {video_key} is still being {what} by task {task.task_id} ({task.status}); "
             "wait for it to finish or cancel it"
         )

@@ -4,14 +4,18 @@ call, split into reads and writes.
 `SqliteMetadataStore` implements it; `videogen_dagster.stores.convex.MirroredMetadataStore` wraps any
 implementation and mirrors every write to Convex. WRITERS is what that wrapper (and its test)
 enumerate: a method added to MetadataWriter must be given a Convex mirror or be declared local
-only there, or the wrapper's class fails to build. Records are dicts of a row's columns (JSON
-columns parsed); every write is an upsert by natural key, so replaying one is harmless.
+only there, or the wrapper's class fails to build. Readers return the typed records of
+records.py (the agent endpoint's renders stay a dict of their row); every write is an upsert by
+natural key, so replaying one is harmless.
 """
 
 from __future__ import annotations
 
 import inspect
 from typing import Any, Protocol, runtime_checkable
+
+from videogen_dagster.stores.metastore import records
+from videogen_dagster.stores.metastore.status import BatchStatus, SceneStatus
 
 
 @runtime_checkable
@@ -20,31 +24,31 @@ class MetadataReader(Protocol):
         """Raise when the store cannot be reached (health checks)."""
         ...
 
-    def get_video(self, video_key: str) -> dict | None: ...
+    def get_video(self, video_key: str) -> records.Video | None: ...
 
-    def get_task(self, task_id: str) -> dict | None: ...
+    def get_task(self, task_id: str) -> records.Task | None: ...
 
-    def active_tasks(self, video_key: str) -> list[dict]:
+    def active_tasks(self, video_key: str) -> list[records.Task]:
         """The video's queued or running tasks, oldest first."""
         ...
 
     def next_scene_version(self, video_key: str, scene_number: int) -> int: ...
 
-    def get_scene(self, video_key: str, scene_number: int) -> dict | None:
+    def get_scene(self, video_key: str, scene_number: int) -> records.Scene | None:
         """The scene as the local store has it."""
         ...
 
-    def current_scene(self, video_key: str, scene_number: int) -> dict | None:
+    def current_scene(self, video_key: str, scene_number: int) -> records.Scene | None:
         """The scene as the source of truth has it (what an edit starts from)."""
         ...
 
-    def list_scenes(self, video_key: str) -> list[dict]: ...
+    def list_scenes(self, video_key: str) -> list[records.Scene]: ...
 
-    def scene_history(self, video_key: str, scene_number: int) -> list[dict]:
+    def scene_history(self, video_key: str, scene_number: int) -> list[records.SceneVersion]:
         """Every version of a scene, oldest first."""
         ...
 
-    def edit_history(self, video_key: str, scene_number: int) -> list[dict]: ...
+    def edit_history(self, video_key: str, scene_number: int) -> list[records.SceneEdit]: ...
 
     def render_history(self, quality: str, limit: int = 50) -> list[float]:
         """Recent render times (seconds) of scenes at a quality."""
@@ -52,9 +56,9 @@ class MetadataReader(Protocol):
 
     def get_agent_render(self, request_id: str) -> dict | None: ...
 
-    def get_batch(self, batch_id: str) -> dict | None: ...
+    def get_batch(self, batch_id: str) -> records.Batch | None: ...
 
-    def list_batches(self, status: str) -> list[dict]: ...
+    def list_batches(self, status: BatchStatus) -> list[records.Batch]: ...
 
 
 @runtime_checkable
@@ -86,7 +90,7 @@ class MetadataWriter(Protocol):
     # --- scenes --------------------------------------------------------------------------------
 
     def set_scene_status(
-        self, video_key: str, scene_number: int, scene_id: str, title: str, status: str,
+        self, video_key: str, scene_number: int, scene_id: str, title: str, status: SceneStatus,
         error: str | None = None,
     ) -> None: ...
 
@@ -115,7 +119,7 @@ class MetadataWriter(Protocol):
         self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
         total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
         exclusive: bool = False, request: dict | None = None,
-    ) -> dict:
+    ) -> records.Task:
         """Create a task (a repeat is a no-op); `exclusive` raises VideoBusy while another task
         works on the video; `request` is stored on the video in the same transaction."""
         ...
@@ -137,7 +141,9 @@ class MetadataWriter(Protocol):
     def finish_agent_render(self, request_id: str, status: str, result: dict | None = None,
                             error: str | None = None, log: str | None = None) -> None: ...
 
-    def create_batch(self, batch_id: str, name: str, source: str, entries: list[dict]) -> bool:
+    def create_batch(
+        self, batch_id: str, name: str, source: str, entries: list[records.BatchEntry]
+    ) -> bool:
         """Record a batch; False when a batch with this id already exists."""
         ...
 

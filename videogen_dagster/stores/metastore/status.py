@@ -1,5 +1,5 @@
-"""Task and scene statuses, defined once: the SQLite columns, the Convex validators
-(convex/schema.ts `taskStatus`, `sceneStatus`) and the REST API use these values."""
+"""Task, scene, video and batch statuses (and task kinds), defined once: the SQLite columns, the
+Convex validators (convex/schema.ts `taskStatus`, `sceneStatus`) and the REST API use these values."""
 
 from __future__ import annotations
 
@@ -20,6 +20,24 @@ class SceneStatus(StrEnum):
     RENDERING = "rendering"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class VideoStatus(StrEnum):
+    """A video's own status: planned (`progress`) and then joined (`completed`)."""
+
+    QUEUED = "queued"
+    PROGRESS = "progress"
+    COMPLETED = "completed"
+
+
+class TaskKind(StrEnum):
+    GENERATE = "generate"
+    EDIT = "edit"
+
+
+class BatchStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
 
 
 # A finished task never goes back to an active one, except a failed task reopened for a retry.

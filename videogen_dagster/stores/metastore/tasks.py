@@ -4,11 +4,21 @@ video, a finished task stays finished), the agent endpoint's renders and the bat
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
+from videogen_dagster.stores.metastore import records, rows
 from videogen_dagster.stores.metastore.db import SqliteDb, decode
 from videogen_dagster.stores.metastore.errors import VideoBusy
-from videogen_dagster.stores.metastore.status import ACTIVE, FINISHED, TaskStatus, now_iso, sql_list
+from videogen_dagster.stores.metastore.status import (
+    ACTIVE,
+    FINISHED,
+    BatchStatus,
+    TaskKind,
+    TaskStatus,
+    now_iso,
+    sql_list,
+)
 from videogen_dagster.stores.metastore.videos import upsert_video
 
 # The columns update_task may set.
@@ -27,7 +37,7 @@ class SqliteTasks(SqliteDb):
         self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
         total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
         exclusive: bool = False, request: dict | None = None,
-    ) -> dict:
+    ) -> records.Task:
         """Create a task (a repeat of the same task id is a no-op).
 
         `exclusive`: in the same transaction, refuse (VideoBusy) while another task works on the
@@ -37,14 +47,14 @@ class SqliteTasks(SqliteDb):
         now = now_iso()
         with self._tx() as db:
             if exclusive:
-                rows = db.execute(
+                found = db.execute(
                     f"""SELECT * FROM tasks WHERE video_key = ? AND task_id != ?
                         AND status IN ({ACTIVE_SQL}) ORDER BY created_at""",
                     (video_key, task_id),
                 ).fetchall()
-                for row in rows:
-                    other = dict(row)
-                    if kind == "generate" or other["kind"] == "generate" or other["scene_id"] == scene_id:
+                for row in found:
+                    other = rows.task(row)
+                    if TaskKind.GENERATE in (kind, other.kind) or other.scene_id == scene_id:
                         raise VideoBusy(video_key, other)
             if request is not None:
                 upsert_video(db, video_key, project_id, session_id, request, now)
@@ -60,17 +70,17 @@ class SqliteTasks(SqliteDb):
         assert task is not None
         return task
 
-    def get_task(self, task_id: str) -> dict | None:
+    def get_task(self, task_id: str) -> records.Task | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
-        return decode(row, ("result",)) if row else None
+        return rows.task(row) if row else None
 
-    def active_tasks(self, video_key: str) -> list[dict]:
+    def active_tasks(self, video_key: str) -> list[records.Task]:
         """The video's queued or running tasks, oldest first."""
-        rows = self._conn().execute(
+        found = self._conn().execute(
             f"SELECT * FROM tasks WHERE video_key = ? AND status IN ({ACTIVE_SQL}) ORDER BY created_at",
             (video_key,),
         ).fetchall()
-        return [decode(r, ("result",)) for r in rows]
+        return [rows.task(r) for r in found]
 
     def update_task(self, task_id: str, **fields: Any) -> None:
         """Progress only moves forward: a write with a lower `progress` than the task's (a scene
@@ -149,25 +159,31 @@ class SqliteTasks(SqliteDb):
 
     # --- batches -------------------------------------------------------------------------------
 
-    def create_batch(self, batch_id: str, name: str, source: str, entries: list[dict]) -> bool:
+    def create_batch(
+        self, batch_id: str, name: str, source: str, entries: list[records.BatchEntry]
+    ) -> bool:
         """Record a batch; False when a batch with this id (the same content) already exists."""
         with self._tx() as db:
             cur = db.execute(
-                """INSERT INTO batches (batch_id, name, source, status, entries, created_at)
-                   VALUES (?, ?, ?, 'running', ?, ?) ON CONFLICT (batch_id) DO NOTHING""",
-                (batch_id, name, source, json.dumps(entries), now_iso()),
+                f"""INSERT INTO batches (batch_id, name, source, status, entries, created_at)
+                   VALUES (?, ?, ?, '{BatchStatus.RUNNING}', ?, ?) ON CONFLICT (batch_id) DO NOTHING""",
+                (batch_id, name, source, json.dumps([asdict(e) for e in entries]), now_iso()),
             )
             return cur.rowcount == 1
 
-    def get_batch(self, batch_id: str) -> dict | None:
+    def get_batch(self, batch_id: str) -> records.Batch | None:
         row = self._conn().execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
-        return decode(row, ("entries", "summary")) if row else None
+        return rows.batch(row) if row else None
 
-    def list_batches(self, status: str) -> list[dict]:
-        rows = self._conn().execute("SELECT * FROM batches WHERE status = ? ORDER BY created_at", (status,)).fetchall()
-        return [decode(r, ("entries", "summary")) for r in rows]
+    def list_batches(self, status: BatchStatus) -> list[records.Batch]:
+        found = self._conn().execute(
+            "SELECT * FROM batches WHERE status = ? ORDER BY created_at", (status,)
+        ).fetchall()
+        return [rows.batch(r) for r in found]
 
     def finish_batch(self, batch_id: str, summary: dict) -> None:
         with self._tx() as db:
-            db.execute("UPDATE batches SET status = 'done', summary = ?, done_at = ? WHERE batch_id = ?",
-                       (json.dumps(summary), now_iso(), batch_id))
+            db.execute(
+                f"UPDATE batches SET status = '{BatchStatus.DONE}', summary = ?, done_at = ? WHERE batch_id = ?",
+                (json.dumps(summary), now_iso(), batch_id),
+            )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from videogen_dagster.stores.metastore.db import SqliteDb, decode
+from videogen_dagster.stores.metastore import records, rows
+from videogen_dagster.stores.metastore.db import SqliteDb
 from videogen_dagster.stores.metastore.errors import NotFound
-from videogen_dagster.stores.metastore.status import SceneStatus, now_iso
+from videogen_dagster.stores.metastore.status import SceneStatus, VideoStatus, now_iso
 
 USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens")
 
@@ -30,15 +31,15 @@ class SqliteVideos(SqliteDb):
         with self._tx() as db:
             upsert_video(db, video_key, project_id, session_id, request, now_iso())
 
-    def get_video(self, video_key: str) -> dict | None:
+    def get_video(self, video_key: str) -> records.Video | None:
         row = self._conn().execute("SELECT * FROM videos WHERE video_key = ?", (video_key,)).fetchone()
-        return decode(row, ("request", "plan", "plan_object", "combined", "llm_usage")) if row else None
+        return rows.video(row) if row else None
 
     def save_plan(self, video_key: str, plan: dict, version: int, plan_object: dict) -> None:
         with self._tx() as db:
             db.execute(
-                """UPDATE videos SET plan = ?, plan_version = ?, plan_object = ?, status = 'progress',
-                   updated_at = ? WHERE video_key = ?""",
+                f"""UPDATE videos SET plan = ?, plan_version = ?, plan_object = ?,
+                   status = '{VideoStatus.PROGRESS}', updated_at = ? WHERE video_key = ?""",
                 (json.dumps(plan), version, json.dumps(plan_object), now_iso(), video_key),
             )
 
@@ -65,8 +66,8 @@ class SqliteVideos(SqliteDb):
     def save_combined(self, video_key: str, version: int, combined: dict, total_duration: float) -> None:
         with self._tx() as db:
             db.execute(
-                """UPDATE videos SET combined_version = ?, combined = ?, total_duration = ?,
-                   status = 'completed', updated_at = ? WHERE video_key = ?""",
+                f"""UPDATE videos SET combined_version = ?, combined = ?, total_duration = ?,
+                   status = '{VideoStatus.COMPLETED}', updated_at = ? WHERE video_key = ?""",
                 (version, json.dumps(combined), total_duration, now_iso(), video_key),
             )
 
@@ -99,7 +100,7 @@ class SqliteVideos(SqliteDb):
         return (row[0] or 0) + 1
 
     def set_scene_status(
-        self, video_key: str, scene_number: int, scene_id: str, title: str, status: str,
+        self, video_key: str, scene_number: int, scene_id: str, title: str, status: SceneStatus,
         error: str | None = None,
     ) -> None:
         with self._tx() as db:
@@ -166,41 +167,41 @@ class SqliteVideos(SqliteDb):
                  task_id, now_iso()),
             )
 
-    def edit_history(self, video_key: str, scene_number: int) -> list[dict]:
-        rows = self._conn().execute(
+    def edit_history(self, video_key: str, scene_number: int) -> list[records.SceneEdit]:
+        found = self._conn().execute(
             "SELECT * FROM scene_edits WHERE video_key = ? AND scene_number = ? ORDER BY created_at, rowid",
             (video_key, scene_number),
         ).fetchall()
-        return [decode(r, ("applied",)) for r in rows]
+        return [rows.scene_edit(r) for r in found]
 
-    def get_scene(self, video_key: str, scene_number: int) -> dict | None:
+    def get_scene(self, video_key: str, scene_number: int) -> records.Scene | None:
         row = self._conn().execute(
             "SELECT * FROM scenes WHERE video_key = ? AND scene_number = ?", (video_key, scene_number)
         ).fetchone()
-        return decode(row, ("assets",)) if row else None
+        return rows.scene(row) if row else None
 
-    def current_scene(self, video_key: str, scene_number: int) -> dict | None:
+    def current_scene(self, video_key: str, scene_number: int) -> records.Scene | None:
         """The scene as the source of truth has it (here: SQLite; Convex when mirrored)."""
         return self.get_scene(video_key, scene_number)
 
-    def list_scenes(self, video_key: str) -> list[dict]:
-        rows = self._conn().execute(
+    def list_scenes(self, video_key: str) -> list[records.Scene]:
+        found = self._conn().execute(
             "SELECT * FROM scenes WHERE video_key = ? ORDER BY scene_number", (video_key,)
         ).fetchall()
-        return [decode(r, ("assets",)) for r in rows]
+        return [rows.scene(r) for r in found]
 
-    def scene_history(self, video_key: str, scene_number: int) -> list[dict]:
-        rows = self._conn().execute(
+    def scene_history(self, video_key: str, scene_number: int) -> list[records.SceneVersion]:
+        found = self._conn().execute(
             "SELECT * FROM scene_versions WHERE video_key = ? AND scene_number = ? ORDER BY version",
             (video_key, scene_number),
         ).fetchall()
-        return [decode(r, ("assets", "extra")) for r in rows]
+        return [rows.scene_version(r) for r in found]
 
     def render_history(self, quality: str, limit: int = 50) -> list[float]:
         """Recent render times (seconds) of scenes at a quality, for duration estimates."""
-        rows = self._conn().execute(
+        found = self._conn().execute(
             "SELECT render_seconds FROM scene_versions WHERE quality = ? AND render_seconds IS NOT NULL "
             "ORDER BY created_at DESC LIMIT ?",
             (quality, limit),
         ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in found]
