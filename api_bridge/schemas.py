@@ -67,6 +67,16 @@ class EditRecordPublic(BaseModel):
     created_at: str
 
 
+class NarrationPublic(BaseModel):
+    """Who spoke a scene: the engine and voice, the speed, and the spoken seconds."""
+
+    engine: str
+    voice: str
+    speed: float
+    language: str | None = None
+    duration: float
+
+
 class SceneResultPublic(BaseModel):
     """One scene of a result; URLs are made when the result is read (presigned ones expire)."""
 
@@ -82,6 +92,9 @@ class SceneResultPublic(BaseModel):
     version: int
     error: str | None = None
     edit_history: list[EditRecordPublic] = []
+    narration: NarrationPublic | None = Field(
+        None, description="the voice that speaks the scene (absent: a silent scene)"
+    )
 
 
 class VideoResultPublic(BaseModel):

@@ -10,6 +10,9 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Most tests drive the orchestration with scenes of 3-5 s, too short for any spoken line: they
+# run silent (a silent audio track). The narration tests ask for it in their requests.
+os.environ.setdefault("NARRATION_ENABLED", "false")
 
 
 @pytest.fixture

@@ -175,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--concurrency", type=int, default=None,
                    help="scenes rendered at once (default: SCENE_CONCURRENCY, 3)")
     g.add_argument("--json", action="store_true", help="print the task result as JSON")
+    voice = g.add_mutually_exclusive_group()
+    voice.add_argument("--narration", dest="narration", action="store_const", const=True, default=None,
+                       help="speak the narration (default: NARRATION_ENABLED, on)")
+    voice.add_argument("--no-narration", dest="narration", action="store_const", const=False,
+                       help="silent scenes (a silent audio track)")
+    g.add_argument("--voice-engine", default=None, help="piper, espeak or openai (default: NARRATION_ENGINE)")
+    g.add_argument("--voice", default=None, help="the engine's voice (default: its first)")
+    g.add_argument("--voice-speed", type=float, default=1.0, help="0.5-2.0 (default 1.0)")
+    g.add_argument("--voice-language", default=None, help="espeak's language (piper and openai speak English)")
     r = sub.add_parser("retry", help="re-run only the failed scenes of a failed task, then join")
     r.add_argument("task_id")
     r.add_argument("--concurrency", type=int, default=None, help="default: SCENE_CONCURRENCY, 3")
@@ -206,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
             "resolution": args.resolution,
             "fps": args.fps,
             "max_scene_duration": args.max_scene_duration,
+        },
+        "narration_config": {
+            "enabled": args.narration,
+            "engine": args.voice_engine,
+            "voice": args.voice,
+            "speed": args.voice_speed,
+            "language": args.voice_language,
         },
     }
     try:

@@ -135,6 +135,13 @@ def test_generate_makes_a_session_id(env):
         ({"project_id": "p1"}, "content_prompt"),
         ({"project_id": "p1", "content_prompt": "x", "render_config": {"fps": 5}}, "render_config.fps"),
         ({"project_id": "p1", "content_prompt": "x", "render_config": {"quality": "ultra"}}, "render_config.quality"),
+        ({"project_id": "p1", "content_prompt": "x", "narration_config": {"engine": "festival"}},
+         "narration_config.engine: Input should be 'piper', 'espeak' or 'openai'"),
+        ({"project_id": "p1", "content_prompt": "x", "narration_config": {"engine": "piper", "voice": "nova"}},
+         "unknown piper voice 'nova'; piper voices: en_US-joe-medium"),
+        ({"project_id": "p1", "content_prompt": "x", "narration_config": {"speed": 3}}, "narration_config.speed"),
+        ({"project_id": "p1", "content_prompt": "x", "narration_config": {"language": "xx"}},
+         "unknown language 'xx'; espeak languages: en-us"),
     ],
 )
 def test_validation_errors_are_400_with_the_field(env, payload, field):

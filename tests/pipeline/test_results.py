@@ -43,6 +43,7 @@ SCENE_FIELDS = [
     "version",
     "error",
     "edit_history",
+    "narration",
 ]
 
 

@@ -2,11 +2,13 @@
 
 import dagster as dg
 
+from videogen_dagster.pipeline.narration import Narrator
 from videogen_dagster.pipeline.services import Services
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.settings import get_settings
 from videogen_dagster.tags import TASK_TAG
 
 
@@ -24,6 +26,7 @@ def services(
         coder=llm.coder(),
         agents_factory=llm.agents_factory(),
         render_timeout=renderer.timeout_seconds,
+        narrator=Narrator.from_settings(get_settings()),
     )
 
 

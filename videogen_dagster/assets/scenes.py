@@ -82,6 +82,18 @@ def scene_assets(
                 attempts=out.attempts,
                 coder=out.coder,
             )
+            if out.narration:
+                spoken = out.narration
+                meta.update(
+                    narration_engine=spoken["engine"],
+                    narration_voice=spoken["voice"],
+                    narration_seconds=spoken["duration"],
+                    narration=dg.MetadataValue.md(
+                        "\n".join(f"- {line['start']:.2f} s: {line['text']}" for line in spoken["lines"])
+                    ),
+                )
+            else:
+                meta["narration_engine"] = "none (silent track)"
             if out.edits:
                 meta["edits_applied"] = dg.MetadataValue.json(out.edits)
             if out.errors:

@@ -29,6 +29,8 @@ SECONDS_PER_WORD = 0.32
 SPEECH_PAUSE = 0.4
 # A subtitle cue stays up this long after its line is spoken (never into the next beat).
 CUE_TAIL = 0.15
+# A rendered length differs from its timeline by frame rounding, up to this much.
+FIT_TOLERANCE = 0.2
 TEMPLATE_CODER = "offline-template-coder"
 
 
@@ -138,6 +140,10 @@ def fit_timeline(
     """Stretch or shrink the waits (then run times) so the beats last `total` seconds. A spoken
     line's beat never gets shorter than its speech: when they cannot fit, NarrationTooLong."""
     if speech is not None:
+        if abs(sum(r + w for r, w in beats) - total) <= FIT_TOLERANCE:
+            # The same spoken lines as the scene's last render: the same beats (a refit would
+            # only move frame rounding around).
+            return beats
         floor = sum(s + CUE_TAIL for s in speech)
         if floor > total + 1e-6:
             raise NarrationTooLong(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from videogen_dagster.authoring.codegen import Cue
 from videogen_dagster.authoring.planning import VideoPlan
-from videogen_dagster.media import ffmpeg
+from videogen_dagster.media import ffmpeg, narration_audio
 from videogen_dagster.models import GenerateRequest, parse_scene_id
 from videogen_dagster.models import video_key as make_video_key
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, total_steps
@@ -170,6 +170,7 @@ def _concat(j: _Join) -> tuple[Path, str, ffmpeg.VideoInfo, list[Cue]]:
                 scene.assets["video"].get("media") or {}, local.stat().st_size
             )
         )
+    parts, infos = _with_sound(parts, infos)
     out = j.work / "combined.mp4"
     method = ffmpeg.concat(parts, out, infos)
     info = ffmpeg.probe(out)
@@ -179,6 +180,24 @@ def _concat(j: _Join) -> tuple[Path, str, ffmpeg.VideoInfo, list[Cue]]:
             f"joined video lasts {info.duration:.3f}s but its scenes add up to {expected:.3f}s"
         )
     return out, method, info, ffmpeg.offset_cues(cue_sets)
+
+
+def _with_sound(
+    parts: list[Path], infos: list[ffmpeg.VideoInfo | None]
+) -> tuple[list[Path], list[ffmpeg.VideoInfo | None]]:
+    """Scenes stored before narration have no audio stream: beside narrated ones they get a
+    silent track, so the joined video has sound throughout and the join stays a copy."""
+    probes = [info or ffmpeg.probe(p) for p, info in zip(parts, infos, strict=True)]
+    if all(i.audio for i in probes) or not any(i.audio for i in probes):
+        return parts, list(probes)
+    out_parts, out_infos = [], []
+    for part, info in zip(parts, probes, strict=True):
+        if info.audio is None:
+            part = narration_audio.mux(part, None, part.with_name(f"{part.stem}.sound.mp4"))
+            info = ffmpeg.probe(part)
+        out_parts.append(part)
+        out_infos.append(info)
+    return out_parts, out_infos
 
 
 def _done_message(j: _Join, version: int) -> str:

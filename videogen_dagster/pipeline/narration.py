@@ -10,13 +10,14 @@ after another, and a video too short for them is held on its last frame until th
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from videogen_dagster.authoring.codegen import CUE_TAIL, Cue, GeneratedScene
 from videogen_dagster.media import narration_audio, voiceover
 from videogen_dagster.media.speech import (
     ENGINES,
+    MAX_SPEED,
     SpeechCache,
     SpeechError,
     Utterance,
@@ -125,13 +126,24 @@ class SceneVoice:
 
     def add(self, texts: list[str]) -> None:
         """Speak the lines not yet spoken (from the cache when they were spoken before)."""
-        new = [t for t in dict.fromkeys(voiceover.plain(t) for t in texts) if t and t not in self.lines]
+        new = [
+            t for t in dict.fromkeys(voiceover.plain(t) for t in texts) if t and t not in self.lines
+        ]
         if not new:
             return
         for u in self.narrator.speak(new, self.voice):
             self.lines[voiceover.plain(u.text)] = u
             self.hits += int(u.cached)
             self.misses += int(not u.cached)
+
+    def faster(self, factor: float) -> SceneVoice:
+        """The same lines spoken `factor` times faster (within the engine's speed range)."""
+        speed = round(min(MAX_SPEED, self.voice.speed * factor), 3)
+        quicker = SceneVoice(self.narrator, replace(self.voice, speed=speed))
+        quicker.add(list(self.lines))
+        quicker.hits += self.hits
+        quicker.misses += self.misses
+        return quicker
 
     def durations(self, texts: list[str]) -> list[float]:
         return [self.lines[voiceover.plain(t)].duration for t in texts]
@@ -145,7 +157,9 @@ class SceneVoice:
         voiceover.install(workdir, {t: u.duration for t, u in self.lines.items()})
 
 
-def for_scene(narrator: Narrator | None, config: NarrationConfig, lines: list[str]) -> SceneVoice | None:
+def for_scene(
+    narrator: Narrator | None, config: NarrationConfig, lines: list[str]
+) -> SceneVoice | None:
     """The scene's lines spoken (None: narration off)."""
     if narrator is None:
         return None
@@ -233,7 +247,11 @@ def summary(scene: SceneVoice, placed: list[Placed]) -> dict:
         "language": scene.voice.language,
         "duration": round(sum(p.utterance.duration for p in placed), 3),
         "lines": [
-            {"text": p.utterance.text, "start": round(p.start, 3), "duration": round(p.utterance.duration, 3)}
+            {
+                "text": p.utterance.text,
+                "start": round(p.start, 3),
+                "duration": round(p.utterance.duration, 3),
+            }
             for p in placed
         ],
         "synthesized": scene.misses,

@@ -65,6 +65,7 @@ def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = N
                 "version": s.version if s else 0,
                 "error": s.error if s else None,
                 "edit_history": [_edit_entry(e) for e in meta.edit_history(video_key, n)],
+                "narration": _narration(meta, video_key, n, s.version) if s and s.version else None,
             }
         )
     # The join's record (free-form JSON the join wrote): what the combined objects are.
@@ -98,6 +99,15 @@ def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = N
     }
 
 
+def _narration(meta: MetadataStore, video_key: str, n: int, version: int) -> dict | None:
+    """Who spoke the scene's current version (None: silent, or made before narration)."""
+    for h in meta.scene_history(video_key, n):
+        if h.version == version and (spoken := h.extra.get("narration")):
+            keys = ("engine", "voice", "speed", "language", "duration")
+            return {k: spoken.get(k) for k in keys}
+    return None
+
+
 def render_result(record: dict, stores: StoreConfig) -> dict:
     """The spec's task result from a record, with URLs made now (fields in the spec's order)."""
     store = stores.store_for(record.get("s3_config"))
@@ -112,7 +122,7 @@ def render_result(record: dict, stores: StoreConfig) -> dict:
         scene.update(
             {field_name: url(objects.get(kind)) for kind, field_name in URL_FIELDS.items()}
         )
-        scene.update({k: s.get(k) for k in ("version", "error", "edit_history")})
+        scene.update({k: s.get(k) for k in ("version", "error", "edit_history", "narration")})
         scenes.append(scene)
     objs = record.get("combined_objects") or {}
     out = {k: record.get(k) for k in ("project_id", "session_id", "status", "scene_count")}

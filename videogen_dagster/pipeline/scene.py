@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from videogen_dagster.authoring.planning import VideoPlan
+from videogen_dagster.pipeline import narration
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, total_steps
 from videogen_dagster.pipeline.progress import advance, clip, fail
@@ -19,7 +20,7 @@ from videogen_dagster.pipeline.scene_render import (
     visual_fix,
 )
 from videogen_dagster.pipeline.scene_store import store_scene
-from videogen_dagster.pipeline.services import Services
+from videogen_dagster.pipeline.services import PipelineError, Services
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus
 
 
@@ -55,6 +56,12 @@ def run_scene(
 
 def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
     svc, agents = job.svc, job.agents
+    try:
+        job.voice = narration.for_scene(
+            svc.narrator, job.request.narration_config, job.scene_plan.narration
+        )
+    except narration.NarrationError as exc:
+        raise PipelineError(f"scene {job.number}: {exc}") from exc
     rendered = render_with_fixes(job, first_code(job), work, log)
     if agents and job.request.llm.use_visual_fix:
         rendered = visual_fix(job, rendered, work, log.errors)

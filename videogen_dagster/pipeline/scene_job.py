@@ -4,6 +4,7 @@ version), what its renders went through, and what it made."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from videogen_dagster.authoring.codegen import GeneratedScene
@@ -12,6 +13,7 @@ from videogen_dagster.media import ffmpeg
 from videogen_dagster.media.rendering import RenderResult
 from videogen_dagster.models import GenerateRequest, scene_id
 from videogen_dagster.pipeline.edit import EditSpec, offline_edit, scene_to_edit
+from videogen_dagster.pipeline.narration import SceneVoice
 from videogen_dagster.pipeline.plan import load_plan, load_request
 from videogen_dagster.pipeline.progress import fail
 from videogen_dagster.pipeline.services import PipelineError, Services
@@ -34,6 +36,15 @@ class SceneJob:
     edit: EditSpec | None = None
     before: Scene | None = None  # an edit's starting point: the scene's current record
     edits: list[str] = field(default_factory=list)  # what the edit applied
+    voice: SceneVoice | None = None  # the scene's spoken lines (None: silent)
+
+    def speech(self, plan: ScenePlan | None = None) -> list[float] | None:
+        """The spoken length of each narration line of `plan` (default: the scene's)."""
+        if self.voice is None:
+            return None
+        lines = (plan or self.scene_plan).narration
+        self.voice.add(lines)
+        return self.voice.durations(lines)
 
     @property
     def number(self) -> int:
@@ -74,6 +85,7 @@ class Attempts:
 class Rendered:
     generated: GeneratedScene
     result: RenderResult
+    workdir: Path | None = None  # the render's folder (where a narrated render says its lines)
 
 
 @dataclass
@@ -87,6 +99,7 @@ class SceneOutcome:
     coder: str
     errors: list[str]
     edits: list[str] = field(default_factory=list)
+    narration: dict | None = None  # narration.summary of the stored version (None: silent)
 
 
 def load_job(

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_code
-from videogen_dagster.media import ffmpeg
+from videogen_dagster.authoring.codegen import (
+    OUTRO_SECONDS,
+    SPEECH_PAUSE,
+    GeneratedScene,
+    NarrationTooLong,
+    generate_scene_code,
+)
+from videogen_dagster.media import ffmpeg, voiceover
 from videogen_dagster.media.rendering import RenderError, RenderResult
 from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, offline_fix
+
+# How much faster than asked a narration may be spoken to fit its scene.
+MAX_SPEEDUP = 1.25
 
 
 def first_code(job: SceneJob) -> GeneratedScene:
@@ -24,9 +33,35 @@ def first_code(job: SceneJob) -> GeneratedScene:
         return generated
     if agents:
         return agents.code(plan, request)
-    if job.target is not None:
-        return generate_scene_code(plan, request.render_config.max_scene_duration, job.target)
-    return job.svc.coder(plan, request)
+    for speaking_faster in (False, True):
+        try:
+            if job.target is not None:
+                return generate_scene_code(
+                    plan, request.render_config.max_scene_duration, job.target, job.speech()
+                )
+            return job.svc.coder(plan, request, speech=job.speech())
+        except NarrationTooLong as exc:
+            if speaking_faster or not _speak_faster(job):
+                raise PipelineError(f"scene {job.number}: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def _speak_faster(job: SceneJob) -> bool:
+    """A narration a little too long for the scene is spoken up to MAX_SPEEDUP faster (a
+    template beat never cuts its line). False: it would need more than that."""
+    voice = job.voice
+    if voice is None:
+        return False
+    spoken = sum(voice.durations(job.scene_plan.narration))
+    beats = len(job.scene_plan.narration) * SPEECH_PAUSE + OUTRO_SECONDS
+    room = (job.target or job.request.render_config.max_scene_duration) - beats
+    if room <= 0:
+        return False
+    factor = spoken / room * 1.03
+    if factor > MAX_SPEEDUP:
+        return False
+    job.voice = voice.faster(factor)
+    return True
 
 
 def render_with_fixes(
@@ -36,16 +71,18 @@ def render_with_fixes(
     max_attempts = 1 + job.request.render_config.max_retries
     while True:
         log.count += 1
+        folder = work / f"attempt{log.count}"
         try:
+            _prepare(job, generated, folder)
             result = job.svc.renderer(
                 generated.code,
                 generated.class_name,
-                work / f"attempt{log.count}",
+                folder,
                 job.request.render_config,
                 timeout=job.svc.render_timeout,
             )
             _check_length(job, generated, result)
-            return Rendered(generated, result)
+            return Rendered(generated, result, folder)
         except RenderError as exc:
             log.errors.append(f"attempt {log.count}: {exc}")
             log.tried.append((generated.code, f"{exc}\n{exc.log[-2000:]}"))
@@ -64,7 +101,20 @@ def _fix(job: SceneJob, generated: GeneratedScene, error: RenderError) -> Genera
     fixed_plan = offline_fix(job.scene_plan, error)
     if fixed_plan is None:
         return None
-    return generate_scene_code(fixed_plan, job.request.render_config.max_scene_duration, job.target)
+    return generate_scene_code(
+        fixed_plan, job.request.render_config.max_scene_duration, job.target, job.speech(fixed_plan)
+    )
+
+
+def _prepare(job: SceneJob, generated: GeneratedScene, folder: Path) -> None:
+    """Code that speaks through `self.voiceover` gets its lines spoken and the runtime that
+    times them (with narration off, the runtime alone: the blocks are timed at a speaking pace)."""
+    if not voiceover.uses_voiceover(generated.code):
+        return
+    if job.voice is not None:
+        job.voice.prepare_render(generated.code, folder)
+    else:
+        voiceover.install(folder, {})
 
 
 def _check_length(job: SceneJob, generated: GeneratedScene, result: RenderResult) -> None:
@@ -98,15 +148,17 @@ def visual_fix(
         )
         if corrected is None:
             break
+        folder = work / f"visual{r}"
         try:
+            _prepare(job, corrected, folder)
             result = svc.renderer(
                 corrected.code,
                 corrected.class_name,
-                work / f"visual{r}",
+                folder,
                 request.render_config,
                 timeout=svc.render_timeout,
             )
-            rendered = Rendered(corrected, result)
+            rendered = Rendered(corrected, result, folder)
             errors.append(f"visual fix {r}: {'; '.join(problems) or 'layout corrected'}")
         except RenderError as exc:
             errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from videogen_dagster.authoring.codegen import Cue, GeneratedScene
 from videogen_dagster.media import ffmpeg
+from videogen_dagster.pipeline import narration
 from videogen_dagster.pipeline.scene_job import Rendered, SceneJob, SceneOutcome
 from videogen_dagster.stores.objectstore import scene_object_key
 
@@ -21,8 +22,8 @@ SCENE_FILES = {
 def store_scene(
     job: SceneJob, rendered: Rendered, work: Path, tried: list[tuple[str, str]], llm: dict | None
 ) -> SceneOutcome:
-    svc, n, result = job.svc, job.number, rendered.result
-    files = _write_files(rendered, work)
+    svc, n = job.svc, job.number
+    files, info, spoken = _write_files(job, rendered, work)
     version = (
         job.before.version
         if job.in_place and job.before
@@ -40,7 +41,7 @@ def store_scene(
 
     objects = {kind: store.put_file(key(SCENE_FILES[kind]), path) for kind, path in files.items()}
     assets = {k: o.as_dict() for k, o in objects.items()}
-    assets["video"]["media"] = result.info.as_metadata()
+    assets["video"]["media"] = info.as_metadata()
     # Every failed attempt is kept as a version of the source, with its error.
     attempts = [
         {
@@ -52,11 +53,11 @@ def store_scene(
     ]
     generated = rendered.generated
     extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
+    if spoken:
+        extra["narration"] = spoken
     # Only after every object is written does the record point at them.
     if job.in_place:
-        svc.meta.replace_scene_version(
-            job.video_key, n, version, assets, result.info.duration, extra
-        )
+        svc.meta.replace_scene_version(job.video_key, n, version, assets, info.duration, extra)
     else:
         svc.meta.record_scene_version(
             job.video_key,
@@ -65,28 +66,44 @@ def store_scene(
             job.scene_plan.title,
             version,
             assets,
-            result.info.duration,
-            result.seconds,
+            info.duration,
+            rendered.result.seconds,
             job.request.render_config.quality,
             job.task_id,
             job.run_id,
             job.edit.prompt if job.edit else None,
             extra=extra,
         )
-    return SceneOutcome(n, version, objects, result.info, result.seconds, 1, generated.coder, [])
+    outcome = SceneOutcome(n, version, objects, info, rendered.result.seconds, 1, generated.coder, [])
+    outcome.narration = spoken
+    return outcome
 
 
-def _write_files(rendered: Rendered, work: Path) -> dict[str, Path]:
-    """The scene's files in the work folder: source, video, thumbnail and subtitles."""
+def _write_files(
+    job: SceneJob, rendered: Rendered, work: Path
+) -> tuple[dict[str, Path], ffmpeg.VideoInfo, dict | None]:
+    """The scene's files in the work folder (source, video with its sound, thumbnail and
+    subtitles), the final video's probe, and what its narration said (None: silent)."""
     generated, result = rendered.generated, rendered.result
     info = result.info
     # The frame just before the outro shows the scene at its fullest.
     thumb = ffmpeg.thumbnail(result.video, work / "thumbnail.jpg", at=max(0.0, info.duration - 1.0))
+    spoken = None
+    if job.voice is not None:
+        placed = narration.place(job.voice, generated, rendered.workdir, info.duration)
+        video, _ = narration.voice_video(result.video, placed, info.duration, work)
+        cues = narration.cues(placed)
+        spoken = narration.summary(job.voice, placed)
+    else:
+        video = narration.silent_video(result.video, work)
+        cues = _cues(generated, info.duration)
+    info = ffmpeg.probe(video)
     srt = work / "subtitles.srt"
-    srt.write_text(ffmpeg.to_srt(_cues(generated, info.duration)), encoding="utf-8")
+    srt.write_text(ffmpeg.to_srt(ffmpeg.fit_cues(cues, info.duration)), encoding="utf-8")
     source = work / "scene.py"
     source.write_text(generated.code, encoding="utf-8")
-    return {"source": source, "video": result.video, "thumbnail": thumb, "subtitles": srt}
+    files = {"source": source, "video": video, "thumbnail": thumb, "subtitles": srt}
+    return files, info, spoken
 
 
 def _cues(generated: GeneratedScene, duration: float) -> list[Cue]:

@@ -17,6 +17,7 @@ from videogen_dagster.media.rendering import (
     render_scene,
 )
 from videogen_dagster.models import GenerateRequest
+from videogen_dagster.pipeline.narration import Narrator
 from videogen_dagster.stores.metastore import MetadataStore
 from videogen_dagster.stores.objectstore import ObjectStore, StoreConfig
 
@@ -29,7 +30,8 @@ class PipelineError(RuntimeError):
 
 
 Planner = Callable[[GenerateRequest], VideoPlan]
-Coder = Callable[[ScenePlan, GenerateRequest], GeneratedScene]
+# (plan, request, speech=spoken length of each narration line or None) -> code.
+Coder = Callable[..., GeneratedScene]
 
 
 def offline_planner(request: GenerateRequest) -> VideoPlan:
@@ -43,8 +45,10 @@ def offline_planner(request: GenerateRequest) -> VideoPlan:
     )
 
 
-def template_coder(plan: ScenePlan, request: GenerateRequest) -> GeneratedScene:
-    return generate_scene_code(plan, request.render_config.max_scene_duration)
+def template_coder(
+    plan: ScenePlan, request: GenerateRequest, speech: list[float] | None = None
+) -> GeneratedScene:
+    return generate_scene_code(plan, request.render_config.max_scene_duration, speech=speech)
 
 
 def offline_fix(plan: ScenePlan, error: RenderError) -> ScenePlan | None:
@@ -67,6 +71,8 @@ class Services:
     renderer: Callable[..., RenderResult] = field(default=render_scene)
 
     agents_factory: Callable[[GenerateRequest, dict], Any] | None = None
+    # Speaks the narration (None: scenes are silent, with a silent audio track).
+    narrator: Narrator | None = None
 
     def agents_for(self, request: GenerateRequest, video_key: str):
         """LLM agents for this video (None: the offline planner/coder), with the budget left."""

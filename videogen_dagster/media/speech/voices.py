@@ -20,7 +20,12 @@ OPENAI_DEFAULT_MODEL = "gpt-4o-mini-tts"
 # engine -> the voices it offers (request validation). espeak-ng's voice is also its language.
 ENGINES: dict[str, tuple[str, ...]] = {
     "piper": (PIPER_VOICE,),
-    "espeak": ("en-us", "en", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"),
+    # English first, then the most spoken languages espeak-ng 1.51 (Debian 12) has voices for.
+    "espeak": (
+        "en-us", "en", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029",
+        "de", "fr-fr", "es", "es-419", "it", "pt", "pt-br", "nl", "pl", "ru", "cmn", "ja", "hi",
+        "ar", "tr", "sv", "da", "fi", "cs", "el", "ko", "id", "vi", "uk",
+    ),
     "openai": ("alloy", "ash", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer"),
 }
 

@@ -54,7 +54,9 @@ class VoiceoverTracker:
     def get_remaining_duration(self, buff: float = 0.0) -> float:
         return max(0.0, self.end_t - self.scene.renderer.time + buff)
 
-    def time_until_bookmark(self, mark: str, buff: float = 0.0, limit: float | None = None) -> float:
+    def time_until_bookmark(
+        self, mark: str, buff: float = 0.0, limit: float | None = None
+    ) -> float:
         """Seconds until the bookmark is spoken (its place among the line's words)."""
         before, found, _ = self._marked.partition(f'<bookmark mark="{mark}"/>')
         words = len(_plain(self._marked).split()) or 1
