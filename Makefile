@@ -69,6 +69,7 @@ bench: deps
 	$(BIN)/python bench/bench_status.py
 	$(BIN)/python bench/bench_s3_upload.py
 	$(BIN)/python bench/bench_edit.py
+	$(BIN)/python bench/bench_narration.py
 
 clean:
 	rm -rf var bench/out

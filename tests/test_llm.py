@@ -181,3 +181,52 @@ def test_too_long_scene_goes_back_to_the_fix_loop(fake, var_dir):
     out = run_scene(svc, VIDEO, 1, "t1", None)
     assert out.attempts == 2 and "max_scene_duration is 3s" in out.errors[0]
     assert "max_scene_duration is 3s" in fake.requests[-1]["messages"][1]["content"]
+
+
+VOICED = '''```python
+from manim import *
+from manim_voiceover import VoiceoverScene
+
+
+class Scene01(VoiceoverScene):
+    def construct(self):
+        c = Circle(color=BLUE)
+        with self.voiceover(text="Here is a circle.") as tracker:
+            self.play(Create(c), run_time=tracker.duration / 2)
+        self.wait(0.5)
+        with self.voiceover(text="It is round.") as tracker:
+            self.play(c.animate.scale(1.5), run_time=0.5)
+```'''
+
+
+@pytest.mark.slow
+def test_model_code_speaks_in_voiceover_blocks(fake, var_dir):
+    """The prompt teaches manim-voiceover's idiom; the render waits for each line and the
+    speech and subtitles start where each block starts. Code that ignores the idiom still gets
+    its narration, line after line, with the video held until the voice ends."""
+    svc = _svc(var_dir)
+    req = GenerateRequest.model_validate({
+        "project_id": "llm", "session_id": "s1", "content_prompt": "Explain circles",
+        "scene_count": 2, "render_config": {"quality": "preview", "max_scene_duration": 20, "max_retries": 0},
+        "narration_config": {"enabled": True, "engine": "espeak"},
+    })
+    svc.meta.register_video(VIDEO, "llm", "s1", req.to_stored())
+    svc.meta.create_task("t1", "generate", "llm", "s1", VIDEO, 5, "preview")
+    fake.script = {"planner": [PLAN], "scene": [VOICED, GOOD.format(n=2)]}
+    run_plan(svc, VIDEO, "t1")
+    first = run_scene(svc, VIDEO, 1, "t1", None)
+    assert "with self.voiceover(text=" in fake.requests[1]["messages"][0]["content"]
+    lines = first.narration["lines"]
+    assert [line["text"] for line in lines] == ["Here is a circle.", "It is round."]
+    # The second block starts after the first line has been spoken and the 0.5 s wait.
+    assert lines[1]["start"] == pytest.approx(lines[0]["duration"] + 0.5, abs=0.1)
+    assert first.info.duration >= lines[1]["start"] + lines[1]["duration"] - 0.05
+    store = svc.stores.store_for(None)
+    cues = store.get_bytes(first.objects["subtitles"].key).decode()
+    assert "00:00:00,000 -->" in cues and "It is round." in cues
+
+    second = run_scene(svc, VIDEO, 2, "t1", None)
+    spoken = second.narration["lines"]
+    assert [line["text"] for line in spoken] == ["Another circle."]
+    # GOOD lasts 1 s; the line is longer: the picture is held, the line is not cut.
+    assert second.info.duration >= spoken[0]["duration"]

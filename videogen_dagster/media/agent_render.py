@@ -9,9 +9,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from videogen_dagster.media import voiceover
 from videogen_dagster.media.rendering import RenderError, render_scene
 from videogen_dagster.models import RenderConfig
-from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore import MetadataStore
 from videogen_dagster.stores.objectstore import StoreConfig
 
 RENDER_TIMEOUT = 120.0
@@ -22,7 +23,7 @@ def agent_render_key(base_prefix: str, request_id: str) -> str:
 
 
 def render_posted_code(
-    meta: SqliteMetadataStore, stores: StoreConfig, workdir: Path, request_id: str, code: str,
+    meta: MetadataStore, stores: StoreConfig, workdir: Path, request_id: str, code: str,
     class_name: str, render: RenderConfig, timeout: float = RENDER_TIMEOUT,
 ) -> dict:
     """Render, store the video, and record the outcome under `request_id` (also returned):
@@ -30,7 +31,12 @@ def render_posted_code(
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="agent-render-", dir=workdir) as tmp:
         try:
-            result = render_scene(code, class_name, Path(tmp) / "w", render, timeout=timeout)
+            folder = Path(tmp) / "w"
+            if voiceover.uses_voiceover(code):
+                # Posted code has no narration of ours: its voiceover blocks are timed at a
+                # speaking pace, silently.
+                voiceover.install(folder, {})
+            result = render_scene(code, class_name, folder, render, timeout=timeout)
         except RenderError as exc:
             meta.finish_agent_render(request_id, "failed", error=str(exc), log=exc.log[-1500:])
             return meta.get_agent_render(request_id) or {}
