@@ -146,7 +146,8 @@ class SceneVoice:
         return quicker
 
     def durations(self, texts: list[str]) -> list[float]:
-        return [self.lines[voiceover.plain(t)].duration for t in texts]
+        """The spoken length of each line (0 for a blank line: nothing to say)."""
+        return [self.lines[p].duration if (p := voiceover.plain(t)) else 0.0 for t in texts]
 
     def prepare_render(self, code: str, workdir: Path) -> None:
         """Before a render: the lines the code will speak are spoken, and the runtime that
@@ -189,7 +190,11 @@ def place(
     """Where each line is spoken in the rendered scene."""
     if generated.speech is not None and not generated.spread_cues:
         # A template: each line starts with its beat.
-        return [Placed(c.start, scene.lines[voiceover.plain(c.text)]) for c in generated.cues]
+        return [
+            Placed(c.start, scene.lines[voiceover.plain(c.text)])
+            for c in generated.cues
+            if voiceover.plain(c.text)
+        ]
     spoken = voiceover.read_timeline(workdir, duration) if workdir else []
     if spoken:
         # Lines the code made up at render time are spoken now, and start where it said them.
@@ -197,7 +202,7 @@ def place(
         return [Placed(s.start, scene.lines[s.text]) for s in spoken]
     # Code that speaks nothing: its narration, line after line from the start.
     placed, t = [], 0.0
-    for text in [c.text for c in generated.cues]:
+    for text in [c.text for c in generated.cues if voiceover.plain(c.text)]:
         scene.add([text])
         u = scene.lines[voiceover.plain(text)]
         placed.append(Placed(round(t, 3), u))
