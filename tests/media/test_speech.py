@@ -224,7 +224,7 @@ def test_missing_or_corrupt_cached_wav_is_spoken_again(cache: SpeechCache) -> No
 def test_two_threads_speaking_the_same_new_line_leave_one_valid_file(
     tmp_path: Path, shared: bool
 ) -> None:
-    """Two caches on one root stand for two processes: no shared lock, only atomic renames."""
+    """Two caches on one root stand for two processes: a file lock per key, atomic renames."""
     root = tmp_path / "speech"
     caches = [SpeechCache(root)] * 2 if shared else [SpeechCache(root), SpeechCache(root)]
     line = f"Two workers say this at once ({'shared' if shared else 'separate'})."
@@ -241,9 +241,12 @@ def test_two_threads_speaking_the_same_new_line_leave_one_valid_file(
     for t in threads:
         t.join(timeout=120)
     assert results[0].path == results[1].path
-    files = sorted(p.name for p in root.rglob("*"))
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if ".locks" not in p.parts)
     key = results[0].path.stem
-    assert files == [key[:2], f"{key}.json", f"{key}.wav"]  # no temporaries left behind
+    assert files == [key[:2], f"{key[:2]}/{key}.json", f"{key[:2]}/{key}.wav"]  # no temporaries left
+    if shared is False:
+        # Two processes (two cache objects on one folder) wait for each other: one speaks.
+        assert caches[0].misses + caches[1].misses == 1
     rate, channels, _, duration = wav_format(results[0].path)
     assert (rate, channels) == (48000, 1) and duration > 0.5
     assert SpeechCache(root).lookup(key) is not None

@@ -8,13 +8,15 @@ process a per-key lock makes the second caller wait and take the first one's res
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,19 @@ class SpeechCache:
             return None
         return CacheEntry(key, wav_path, duration, cached=True)
 
+    @contextlib.contextmanager
+    def _process_lock(self, key: str) -> Iterator[None]:
+        """An advisory lock per key across processes (scene runs are separate processes): the
+        second run that needs the same new line waits and takes the first one's file."""
+        folder = self.root / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{key[:2]}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def get_or_make(
         self, key: str, make: Callable[[Path], float], meta: dict[str, object]
     ) -> CacheEntry:
@@ -85,7 +100,7 @@ class SpeechCache:
         its duration, and the result is stored with `meta` (plus the duration) beside it."""
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
+        with key_lock, self._process_lock(key):
             entry = self.lookup(key)
             if entry is not None:
                 with self._lock:
