@@ -1,4 +1,5 @@
-"""Manim rendering in a subprocess: quality/resolution/fps mapping, timeout, probing the output."""
+"""Manim rendering in a subprocess: quality/resolution/fps mapping, timeout, probing the output,
+and the layout findings of the text on screen (media/layout.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from videogen_dagster.media import sandbox
+from videogen_dagster.media import layout, sandbox
 from videogen_dagster.media.ffmpeg import MediaError, VideoInfo, probe
+from videogen_dagster.media.layout import Finding
 from videogen_dagster.models import PRESETS, RenderConfig
 
 
@@ -30,6 +32,10 @@ class RenderResult:
     info: VideoInfo
     seconds: float
     command: list[str]
+    # Text off the frame, overlapping, too small or low in contrast, after each animation.
+    layout: list[Finding] = field(default_factory=list)
+    # Animations the inspector looked at (0: not inspected, or its report was refused).
+    layout_checks: int = 0
 
 
 def latex_available() -> bool:
@@ -46,13 +52,15 @@ def uses_latex(code: str) -> bool:
 
 
 def manim_command(
-    source: Path, class_name: str, media_dir: Path, render: RenderConfig
+    source: Path, class_name: str, media_dir: Path, render: RenderConfig, module: str = "manim"
 ) -> list[str]:
+    """Manim's command line; `module` is `layout.RUNNER_MODULE` to render with the inspector
+    (the same arguments: it wraps Scene.play and hands them to Manim)."""
     width, height, fps = render.output_format()
     return [
         sys.executable,
         "-m",
-        "manim",
+        module,
         "render",
         "-q",
         PRESETS[render.quality].manim_flag,
@@ -85,11 +93,15 @@ def render_scene(
     confine: bool | None = None,
     limits: sandbox.Limits | None = None,
     static_check: bool = True,
+    inspect_layout: bool = True,
+    layout_thresholds: layout.Thresholds | None = None,
 ) -> RenderResult:
     """Check `code`, write it to workdir/scene.py, render `class_name` (confined), probe the mp4.
 
     `confine`: None confines when bubblewrap is installed; True requires it; False runs bare
-    (for benchmarks of the renderer itself)."""
+    (for benchmarks of the renderer itself). `inspect_layout`: render through the layout
+    inspector (same sandbox, trusted code beside the scene's) and return its findings in
+    `RenderResult.layout`."""
     violations = sandbox.check_code(code) if static_check else []
     if violations:
         raise RenderError(
@@ -112,8 +124,13 @@ def render_scene(
     source.write_text(code, encoding="utf-8")
     media_dir = workdir / "media"
     shutil.rmtree(media_dir, ignore_errors=True)
+    if inspect_layout:
+        layout.install(workdir, layout_thresholds)
+    else:
+        layout.uninstall(workdir)
     inner = Path(sandbox.INNER_WORKDIR) if confine else workdir
-    cmd = manim_command(inner / "scene.py", class_name, inner / "media", render)
+    module = layout.RUNNER_MODULE if inspect_layout else "manim"
+    cmd = manim_command(inner / "scene.py", class_name, inner / "media", render, module)
     # Nothing of this process's environment (API keys, tokens) reaches the render; bubblewrap
     # itself starts from the same environment and clears it for the render (`--clearenv`).
     env = sandbox.render_env(str(inner))
@@ -181,7 +198,15 @@ def render_scene(
         raise RenderError(
             f"expected {width}x{height}, manim produced {info.width}x{info.height}", _trim(output)
         )
-    return RenderResult(video=videos[0], info=info, seconds=seconds, command=cmd)
+    report = layout.read_report(workdir, info.duration) if inspect_layout else layout.LayoutReport()
+    return RenderResult(
+        video=videos[0],
+        info=info,
+        seconds=seconds,
+        command=cmd,
+        layout=report.findings,
+        layout_checks=report.checks,
+    )
 
 
 def _trim(output: str, limit: int = 3000) -> str:
