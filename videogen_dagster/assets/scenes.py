@@ -5,6 +5,7 @@ import dagster as dg
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.assets.video import output_metadata
 from videogen_dagster.partitions import scene_partitions, video_to_scenes
+from videogen_dagster.pipeline import checks
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.join import join_when_complete, run_combine
 from videogen_dagster.pipeline.scene import run_scene
@@ -38,8 +39,16 @@ SCENE_SPECS = [
 ]
 
 
+SCENE_CHECKS = [
+    dg.AssetCheckSpec(checks.LAYOUT, asset="scene_video", description="Text inside the frame (with a margin), not overlapping other text, readable at the output size, with enough contrast: inspected after each animation of the render."),
+    dg.AssetCheckSpec(checks.DURATION, asset="scene_video", description="The scene lasts at most the request's max_scene_duration."),
+    dg.AssetCheckSpec(checks.STREAMS, asset="scene_video", description="Probed streams as asked: H.264 at the requested size and rate, AAC 48 kHz mono audio (so scenes join by stream copy)."),
+]
+
+
 @dg.multi_asset(
     specs=SCENE_SPECS,
+    check_specs=SCENE_CHECKS,
     partitions_def=scene_partitions,
     op_tags={"videogen/kind": "scene"},
     name="scene_assets",
@@ -99,6 +108,15 @@ def scene_assets(
             if out.errors:
                 meta["attempt_errors"] = dg.MetadataValue.json(out.errors)
         yield dg.MaterializeResult(asset_key=asset, metadata=meta)
+    for check in out.checks:
+        yield dg.AssetCheckResult(
+            asset_key="scene_video",
+            check_name=check.name,
+            passed=check.passed,
+            severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
+            description=check.description,
+            metadata={**check.metadata, "version": out.version},
+        )
     if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
         return
     # The scene's materialisations are logged above; the join's come after them, so the chain

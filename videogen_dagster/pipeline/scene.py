@@ -16,6 +16,7 @@ from videogen_dagster.pipeline.scene_job import Attempts, SceneJob, SceneOutcome
 from videogen_dagster.pipeline.scene_render import (
     check_timing,
     first_code,
+    layout_fix,
     render_with_fixes,
     visual_fix,
 )
@@ -63,6 +64,7 @@ def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
     except narration.NarrationError as exc:
         raise PipelineError(f"scene {job.number}: {exc}") from exc
     rendered = render_with_fixes(job, first_code(job), work, log)
+    rendered = layout_fix(job, rendered, work, log)
     if agents and job.request.llm.use_visual_fix:
         rendered = visual_fix(job, rendered, work, log.errors)
     check_timing(job, rendered.result)

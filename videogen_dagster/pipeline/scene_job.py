@@ -100,6 +100,9 @@ class SceneOutcome:
     errors: list[str]
     edits: list[str] = field(default_factory=list)
     narration: dict | None = None  # narration.summary of the stored version (None: silent)
+    layout: list[dict] = field(default_factory=list)  # the stored render's layout findings
+    layout_checks: int = 0  # animations the layout inspector looked at (0: not inspected)
+    checks: list = field(default_factory=list)  # checks.Check of the stored scene
 
 
 def load_job(

@@ -12,7 +12,7 @@ from videogen_dagster.authoring.codegen import (
     NarrationTooLong,
     generate_scene_code,
 )
-from videogen_dagster.media import ffmpeg, voiceover
+from videogen_dagster.media import ffmpeg, layout, voiceover
 from videogen_dagster.media.rendering import RenderError, RenderResult
 from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, offline_fix
@@ -164,6 +164,41 @@ def visual_fix(
             errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")
             break
     return rendered
+
+
+def layout_fix(job: SceneJob, rendered: Rendered, work: Path, log: Attempts) -> Rendered:
+    """Model-written code whose render has layout findings gets one fix with the findings as
+    concrete feedback (before, and cheaper than, a visual review). The fix is kept only when
+    it renders with fewer findings; otherwise the first render stays."""
+    findings = rendered.result.layout
+    if not (job.agents and findings) or log.count >= 1 + job.request.render_config.max_retries:
+        return rendered
+    problems = "The render has layout problems; fix them and change nothing else:\n"
+    fixed = job.agents.fix(
+        job.scene_plan, rendered.generated, problems + layout.feedback(findings), job.request
+    )
+    log.count += 1
+    folder = work / "layout1"
+    try:
+        _prepare(job, fixed, folder)
+        result = job.svc.renderer(
+            fixed.code,
+            fixed.class_name,
+            folder,
+            job.request.render_config,
+            timeout=job.svc.render_timeout,
+        )
+        _check_length(job, fixed, result)
+    except RenderError as exc:
+        log.errors.append(f"layout fix did not render, kept the previous version: {exc}")
+        return rendered
+    if len(result.layout) >= len(findings):
+        log.errors.append(
+            f"layout fix left {len(result.layout)} finding(s) of {len(findings)}: kept the first render"
+        )
+        return rendered
+    log.errors.append(f"layout fix: {len(findings)} finding(s) -> {len(result.layout)}")
+    return Rendered(fixed, result, folder)
 
 
 def check_timing(job: SceneJob, result: RenderResult) -> None:

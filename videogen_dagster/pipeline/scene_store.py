@@ -8,6 +8,7 @@ from pathlib import Path
 from videogen_dagster.authoring.codegen import Cue, GeneratedScene
 from videogen_dagster.media import ffmpeg
 from videogen_dagster.pipeline import narration
+from videogen_dagster.pipeline.checks import scene_checks
 from videogen_dagster.pipeline.scene_job import Rendered, SceneJob, SceneOutcome
 from videogen_dagster.stores.objectstore import scene_object_key
 
@@ -55,6 +56,8 @@ def store_scene(
     extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
     if spoken:
         extra["narration"] = spoken
+    findings = [f.to_dict() for f in rendered.result.layout]
+    extra["layout"] = {"checks": rendered.result.layout_checks, "findings": findings}
     # Only after every object is written does the record point at them.
     if job.in_place:
         svc.meta.replace_scene_version(job.video_key, n, version, assets, info.duration, extra)
@@ -76,6 +79,10 @@ def store_scene(
         )
     outcome = SceneOutcome(n, version, objects, info, rendered.result.seconds, 1, generated.coder, [])
     outcome.narration = spoken
+    outcome.layout, outcome.layout_checks = findings, rendered.result.layout_checks
+    outcome.checks = scene_checks(
+        info, job.request.render_config, findings, rendered.result.layout_checks
+    )
     return outcome
 
 
