@@ -77,6 +77,14 @@ def test_the_timeline_a_render_writes_is_checked(tmp_path: Path):
     )
     spoken = voiceover.read_timeline(tmp_path, 10.0)
     assert [(s.text, s.start) for s in spoken] == [("a", 0.5), ("b", 2.0)]
+    # A link planted in place of the file, or a huge file, is not read.
+    (tmp_path / voiceover.TIMELINE_FILE).unlink()
+    (tmp_path / voiceover.TIMELINE_FILE).symlink_to(tmp_path / "elsewhere.jsonl")
+    (tmp_path / "elsewhere.jsonl").write_text('{"text": "a", "start": 0.5}\n')
+    assert voiceover.read_timeline(tmp_path, 10.0) == []
+    (tmp_path / voiceover.TIMELINE_FILE).unlink()
+    (tmp_path / voiceover.TIMELINE_FILE).write_text('{"text": "a", "start": 0.5}\n' * 20000)
+    assert voiceover.read_timeline(tmp_path, 10.0) == []
 
 
 @pytest.fixture(scope="module")

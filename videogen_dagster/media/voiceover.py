@@ -21,6 +21,7 @@ RUNTIME = Path(__file__).resolve().parent / "voiceover_runtime" / "manim_voiceov
 LINES_FILE = "voiceover_lines.json"
 TIMELINE_FILE = "voiceover_timeline.jsonl"
 MAX_LINES = 200
+MAX_TIMELINE_BYTES = 256 * 1024
 _BOOKMARK = re.compile(r"<bookmark\s+mark\s*=\s*['\"]([^'\"]+)['\"]\s*/>")
 
 
@@ -82,7 +83,8 @@ def read_timeline(workdir: Path, video_duration: float) -> list[SpokenAt]:
     """Where the render started each line, checked: the render is untrusted, so only finite
     times inside the video, at most MAX_LINES entries, in time order."""
     path = workdir / TIMELINE_FILE
-    if not path.is_file():
+    # A regular file of bounded size, never a link the scene planted (to a file of ours).
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TIMELINE_BYTES:
         return []
     out: list[SpokenAt] = []
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines()[:MAX_LINES]:
