@@ -16,6 +16,12 @@ from videogen_dagster.models import (
     parse_scene_id,
 )
 
+WARNINGS_DESCRIPTION = (
+    "What to know about how the video is made, e.g. that no LLM provider is configured and the "
+    "request's model_config is not used, or that the offline planner does not know the topic "
+    "(empty: nothing to say)"
+)
+
 
 class GenerateAccepted(BaseModel):
     task_id: str
@@ -25,6 +31,7 @@ class GenerateAccepted(BaseModel):
     message: str
     estimated_duration_minutes: float
     created_at: str
+    warnings: list[str] = Field(default_factory=list, description=WARNINGS_DESCRIPTION)
 
 
 class EditSceneRequest(BaseModel):
@@ -112,6 +119,7 @@ class VideoResultPublic(BaseModel):
     combined_version: int | None = None
     plan_version: int | None = None
     llm_usage: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list, description=WARNINGS_DESCRIPTION)
     generation_time_seconds: float | None = None
     completed_at: str | None = None
 

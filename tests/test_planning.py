@@ -48,5 +48,8 @@ def test_offline_editor():
     assert len(removed.visual["points"]) == len(points.visual["points"])
     with pytest.raises(PipelineError, match="cannot apply 'add a dancing cat'.*'remove point N'"):
         offline_edit(points, "add a dancing cat")
+    # A figure or a graph has no points (a title or formula scene may carry some).
+    diagram = next(s for s in plan_offline("p", "s", "Explain the Pythagorean theorem", 5, True).scenes
+                   if s.kind == "diagram")
     with pytest.raises(PipelineError, match="has no points"):
-        offline_edit(plan.scenes[0], "add a point: x")
+        offline_edit(diagram, "add a point: x")

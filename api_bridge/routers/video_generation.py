@@ -9,7 +9,14 @@ from api_bridge.auth import CurrentPrincipal
 from api_bridge.dagster_client import DagsterRejected, DagsterUnavailable
 from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
-from api_bridge.launching import create_exclusive, first_busy, launch_failed, task_for
+from api_bridge.launching import (
+    check_offline_edit,
+    create_exclusive,
+    first_busy,
+    generation_warnings,
+    launch_failed,
+    task_for,
+)
 from api_bridge.schemas import (
     CancelPublic,
     EditAccepted,
@@ -63,12 +70,14 @@ router = APIRouter(
 @router.post("/generate", status_code=202, response_model=GenerateAccepted, responses=error_responses(
     400, 401, 404, 409, 413, 503, notes={
         404: "the token does not cover project_id", 409: "this video is being generated or edited",
-        503: "Dagster could not start the run (the task is recorded as failed)"}))
+        503: "Dagster could not start the run (the task is recorded as failed), or VIDEOGEN_REQUIRE_LLM is "
+             "on and no LLM provider is configured (nothing is recorded)"}))
 def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
     """Plan, render and join a video; answers at once with a task to poll."""
     if not principal.may_use(body.project_id):
         raise ApiError(404, f"project {body.project_id!r} not found")
     request = body.with_session()
+    warnings = generation_warnings(settings, request)
     key = request.video_key
     task_id = new_task_id()
     task = create_exclusive(
@@ -83,7 +92,7 @@ def generate_video(body: GenerateRequest, principal: CurrentPrincipal, meta: Met
         task_id=task_id, project_id=request.project_id, session_id=request.session_id or "",
         status="queued", message=f"Video generation queued: {request.scene_count} scenes",
         estimated_duration_minutes=estimate_minutes(meta, settings, request.render_config.quality, request.scene_count),
-        created_at=task.created_at,
+        created_at=task.created_at, warnings=warnings,
     )
 
 
@@ -94,6 +103,8 @@ def _task_ended(meta, task_id: str | None) -> bool:
 
 @router.post("/edit-scene", status_code=202, response_model=EditAccepted, responses=error_responses(
     400, 401, 404, 409, 413, 503, notes={
+        400: "without an LLM, also an edit_prompt the offline editor cannot apply (the detail lists what it "
+             "understands)",
         404: "unknown scene, or another project's", 409: "a run of this scene is queued or running",
         503: "Dagster is unreachable or could not start the run"}))
 def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, settings: SettingsDep):
@@ -111,6 +122,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
                            f"{VideoBusy(key, busy)}", "CONFLICT")
     if scene is None or scene.status != SceneStatus.COMPLETED:
         raise ApiError(404, f"scene {body.scene_id!r} not found in project {body.project_id!r}")
+    check_offline_edit(settings, meta, key, number, body.edit_prompt)
     try:
         active = dagster.active_runs_for_partition(f"{slot_key(number)}|{key}")
     except DagsterUnavailable as exc:

@@ -207,10 +207,11 @@ def test_edit_scene_over_http(stack):
     # Version 1 is still there.
     assert Path(urlparse(s2["s3_video_url"]).path).is_file()
 
-    # An edit that cannot be applied leaves everything as it was.
-    bad = client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "edit_prompt": "add a dancing cat"}).json()
-    status, _ = _poll(client, bad["task_id"], a)
-    assert status["status"] == "failed" and "offline editor cannot apply" in status["error"]
+    # An edit that cannot be applied is refused at submission (no LLM here: issue 16) and leaves
+    # everything as it was.
+    bad = client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "edit_prompt": "add a dancing cat"})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "VALIDATION_ERROR"
+    assert "offline editor cannot apply" in bad.json()["detail"]
     same = client.get(f"{BASE}/tasks/{edit_task}/result", headers=a).json()["result"]
     assert [s["version"] for s in same["scenes"]] == [1, 2, 1]
     assert same["combined_version"] == after["combined_version"]

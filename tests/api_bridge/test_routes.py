@@ -109,7 +109,9 @@ def test_generate_registers_and_launches(env):
     r = _generate(client, scene_count=2, session_id="s1")
     assert r.status_code == 202
     body = r.json()
-    assert set(body) == {"task_id", "project_id", "session_id", "status", "message", "estimated_duration_minutes", "created_at"}
+    # The spec's accepted answer, plus `warnings` (issue 16): "gravity" is no bundled topic.
+    assert set(body) == {"task_id", "project_id", "session_id", "status", "message", "estimated_duration_minutes",
+                         "created_at", "warnings"}
     assert body["status"] == "queued" and body["session_id"] == "s1"
     assert body["estimated_duration_minutes"] > 0
     assert dagster.partitions == ["p1.s1"]

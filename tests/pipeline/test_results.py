@@ -27,6 +27,7 @@ SPEC_FIELDS = [
     "combined_version",
     "plan_version",
     "llm_usage",
+    "warnings",
     "generation_time_seconds",
     "completed_at",
 ]

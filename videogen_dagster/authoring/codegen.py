@@ -20,6 +20,8 @@ from videogen_dagster.authoring.planning import (
     find_equation,
     headline,
     key_terms,
+    wrap_text,
+    wrapped,
 )
 
 OUTRO_SECONDS = 0.5
@@ -46,6 +48,8 @@ _env = jinja2.Environment(
     autoescape=False,  # noqa: S701 - the output is Python, every value goes through `py` (repr)
 )
 _env.filters["py"] = repr
+# Titles are wrapped on lines (the templates scale them to fit), never cut.
+_env.filters["wrap"] = wrap_text
 
 
 @dataclass(frozen=True)
@@ -222,13 +226,24 @@ def generate_scene_code(
 
 TEMPLATES = ("title", "points", "equation", "diagram", "plot", "summary")
 PLOT_FUNCTIONS = ("exp", "sin", "gauss", "log", "square")  # FUNCTIONS in plot.py.j2
-DIAGRAMS = ("triangle", "circle", "concept_map")
+DIAGRAMS = ("triangle", "any_triangle", "circle", "concept_map")
 MAX_TERMS = 4  # the concept map has four places around its centre
 MAX_DEFAULT_POINTS = 6
 DEFAULT_ACCENT = "#38bdf8"
 DEFAULT_SUBTITLE = "An explanation in pictures"
+DEFAULT_BACKGROUND = "#0f172a"
 SPEED_RANGE = (0.25, 4.0)
+TEXT_SCALE_RANGE = (0.6, 1.6)
+MAX_PALETTE = 8
+# Text and the warm colour (bullets, labels, highlight) on a dark and on a light background.
+DARK_TEXT, LIGHT_TEXT = "#0f172a", "#ffffff"
+WARM_ON_DARK, WARM_ON_LIGHT = "#fbbf24", "#b45309"
+ACCENT_ON_LIGHT = "#0369a1"
+# The figures the equation template can draw beside its formula.
+FORMULA_FIGURES = ("triangle", "any_triangle", "circle")
 _COLOUR_RE = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+# Characters per line of a key point made from a narration line, by template.
+_WIDTHS = {"points": 48, "summary": 54, "title": 60, "equation": 60}
 
 
 def _text(value: Any) -> str | None:
@@ -246,19 +261,57 @@ def _texts(value: Any) -> list[str]:
     return [t for t in map(_text, value) if t is not None]
 
 
-def _on_screen(line: str, width: int, limit: int) -> str:
-    """A narration line as a key point: the whole line (not only what precedes a colon, as
-    the planner's `wrapped` keeps of a fact), shortened at a word to `limit`, wrapped."""
-    text = line.strip().rstrip(".")
-    if len(text) > limit:
-        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "..."
-    rows: list[str] = []
-    for word in text.split():
-        if rows and len(rows[-1]) + 1 + len(word) <= width:
-            rows[-1] += " " + word
-        else:
-            rows.append(word)
-    return "\n".join(rows)
+def _on_screen(line: str, width: int) -> str:
+    """A narration line as a key point: the whole line (not only what precedes a colon), wrapped
+    on lines of `width` characters. Never shortened: the templates scale text to fit."""
+    return wrapped(line, width)
+
+
+def _colour(value: Any) -> str | None:
+    return value if isinstance(value, str) and _COLOUR_RE.fullmatch(value) else None
+
+
+def _light(colour: str) -> bool:
+    """Whether a background colour is light (dark text reads on it)."""
+    digits = colour[1:]
+    if len(digits) in (3, 4):
+        digits = "".join(c * 2 for c in digits[:3])
+    r, g, b = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5
+
+
+def _scale(value: Any) -> float:
+    """The text scale of an edit: a finite number, bounded; anything else is 1."""
+    if isinstance(value, bool):
+        return 1.0
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    if not math.isfinite(scale) or scale <= 0:
+        return 1.0
+    return round(min(max(scale, TEXT_SCALE_RANGE[0]), TEXT_SCALE_RANGE[1]), 3)
+
+
+def _look(given: dict) -> dict[str, Any]:
+    """The keys every template reads: colours, palette, emphasis, text scale."""
+    background = _colour(given.get("background")) or DEFAULT_BACKGROUND
+    light = _light(background)
+    warm = WARM_ON_LIGHT if light else WARM_ON_DARK
+    accent = _colour(given.get("accent")) or (ACCENT_ON_LIGHT if light else DEFAULT_ACCENT)
+    palette = [c for c in given.get("palette", []) if _colour(c)] if isinstance(
+        given.get("palette"), list
+    ) else []
+    return {
+        "accent": accent,
+        "background": background,
+        "foreground": DARK_TEXT if light else LIGHT_TEXT,
+        "warm": warm,
+        "palette": palette[:MAX_PALETTE],
+        "emphasis": _flag(given.get("emphasis")),
+        "highlight": _colour(given.get("highlight")) or warm,
+        "text_scale": _scale(given.get("text_scale", 1.0)),
+    }
 
 
 def _flag(value: Any) -> bool:
@@ -290,10 +343,8 @@ def template_visual(plan: ScenePlan) -> tuple[str, dict[str, Any]]:
     title = _title(plan)
     lines = [line for line in (s.strip() for s in plan.narration) if line]
     text = " ".join([title, *lines])
-    accent = given.get("accent")
-    visual: dict[str, Any] = {
-        "accent": accent if isinstance(accent, str) and _COLOUR_RE.fullmatch(accent) else DEFAULT_ACCENT,
-    }
+    # The look (colours, palette, emphasis, text size) applies to every kind, an `llm` one too.
+    visual: dict[str, Any] = _look(given)
     kind = plan.kind if plan.kind in TEMPLATES else "points"
     if plan.kind == "llm":
         # Only a model can implement a free-form visual plan: without one, the scene shows its
@@ -301,19 +352,22 @@ def template_visual(plan: ScenePlan) -> tuple[str, dict[str, Any]]:
         given = {}
     if kind == "title":
         visual["subtitle"] = _text(given.get("subtitle")) or DEFAULT_SUBTITLE
+        visual["points"] = _texts(given.get("points"))
     elif kind in ("points", "summary"):
-        width, limit = (44, 88) if kind == "points" else (50, 96)
         visual["points"] = _texts(given.get("points")) or [
-            _on_screen(line, width, limit) for line in lines[:MAX_DEFAULT_POINTS]
+            _on_screen(line, _WIDTHS[kind]) for line in lines[:MAX_DEFAULT_POINTS]
         ] or [title]
     elif kind == "equation":
         latex, plain = _text(given.get("latex")), _text(given.get("plain"))
         found = find_equation(text) if not (latex or plain) else None
         if found:
             plain, latex = found
-        visual["plain"] = plain or latex or headline(title)
+        visual["plain"] = plain or latex or wrap_text(headline(title), 40)
         visual["latex"] = latex or visual["plain"]
         visual["use_latex"] = _flag(given.get("use_latex")) and latex is not None
+        visual["points"] = _texts(given.get("points"))
+        figure = given.get("diagram")
+        visual["diagram"] = figure if figure in FORMULA_FIGURES else None
     elif kind == "diagram":
         diagram = given.get("diagram")
         visual["diagram"] = diagram if diagram in DIAGRAMS else choose_diagram(text)

@@ -221,6 +221,7 @@ def build_manifest(
         "topic": plan.topic,
         "planner": plan.planner,
         "source": plan.source,
+        "warnings": plan.warnings,
         "render": {
             "quality": request.render_config.quality,
             "width": width,

@@ -4,15 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from videogen_dagster.authoring.planning import VideoPlan
+from videogen_dagster.authoring.planning import VideoPlan, topic_warnings
 from videogen_dagster.models import GenerateRequest, scene_id
 from videogen_dagster.pipeline.progress import advance, fail
 from videogen_dagster.pipeline.services import PipelineError, Services
+from videogen_dagster.settings import get_settings
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus, Task
 from videogen_dagster.stores.metastore.status import TaskKind
 from videogen_dagster.stores.objectstore import StoredObject, plan_key
 
 EDIT_STEPS = 4  # render the edit, store it, re-join, manifest
+
+# VIDEOGEN_REQUIRE_LLM without a provider: the bridge (503), the plan step and so the CLI say this.
+LLM_REQUIRED = (
+    "no LLM provider is configured (set OPENAI_API_KEY or VIDEOGEN_MODELS_FILE) and "
+    "VIDEOGEN_REQUIRE_LLM is on: generation is refused rather than made with the offline "
+    "template planner"
+)
+
+
+class LLMRequired(PipelineError):
+    """VIDEOGEN_REQUIRE_LLM is on and no LLM provider is configured."""
+
+    def __init__(self) -> None:
+        super().__init__(LLM_REQUIRED)
+
+
+def models_asked(request: GenerateRequest) -> bool:
+    """Whether the request named its models (a `model_config`), rather than taking the defaults."""
+    return "llm" in request.model_fields_set
+
+
+def models_ignored_warning(request: GenerateRequest) -> str:
+    """What the result says when the request's models could not be used."""
+    llm = request.llm
+    named = [f"planner_model {llm.planner_model!r}"]
+    named += [f"scene_model {llm.scene_model!r}"] if llm.scene_model else []
+    named += [f"helper_model {llm.helper_model!r}"] if llm.helper_model else []
+    return (
+        f"model_config asked for {', '.join(named)}, but no LLM provider is configured "
+        "(OPENAI_API_KEY or VIDEOGEN_MODELS_FILE): the offline template planner and coder were "
+        "used instead"
+    )
+
+
+def offline_warnings(request: GenerateRequest) -> list[str]:
+    """The warnings of a video made without an LLM: its requested models ignored, its topic
+    unknown to the offline planner. Cheap (no plan is made): the bridge answers them at once."""
+    ignored = [models_ignored_warning(request)] if models_asked(request) else []
+    return ignored + topic_warnings(request.content_prompt)
 
 
 def total_steps(scene_count: int) -> int:
@@ -37,8 +77,18 @@ def register_request(
         request.render_config.quality,
         message=message,
         exclusive=True,
-        request=request.to_stored(),
+        request=stored_request(request),
     )
+
+
+def stored_request(request: GenerateRequest) -> dict:
+    """The request as the metadata store keeps it. Its `model_config` only when the request
+    gave one: the plan step then knows whether models were asked for (and, without a provider,
+    ignored)."""
+    stored = request.to_stored()
+    if not models_asked(request):
+        stored.pop("model_config", None)
+    return stored
 
 
 def load_request(meta: MetadataStore, video_key: str) -> GenerateRequest:
@@ -98,11 +148,18 @@ def _plan_and_store(
     # A missing bucket or bad credentials fail here, before any rendering is spent.
     store.check()
     agents = svc.agents_for(request, video_key)
+    if agents is None and get_settings().llm.require:
+        raise LLMRequired()
     try:
         plan = agents.plan(request) if agents else svc.planner(request)
     finally:
         if agents and agents.client.budget.used.calls:
             svc.meta.add_llm_usage(video_key, agents.client.budget.used.as_dict())
+    if agents is None and models_asked(request):
+        # The result, the manifest and the 202 say so: the requested models were not used.
+        plan = plan.model_copy(
+            update={"warnings": [models_ignored_warning(request), *plan.warnings]}
+        )
     video = svc.meta.get_video(video_key)
     version = (video.plan_version if video else 0) + 1
     key = plan_key(prefix, request.project_id, plan.session_id, version)

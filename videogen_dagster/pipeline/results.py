@@ -94,6 +94,8 @@ def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = N
         "combined_version": combined.get("version"),
         "plan_version": video.plan_version if video else None,
         "llm_usage": video.llm_usage if video else None,
+        # What the plan says about how it was made (an unknown topic, requested models ignored).
+        "warnings": list(plan.warnings) if plan else [],
         "generation_time_seconds": gen_time,
         "completed_at": completed_at,
     }

@@ -114,6 +114,9 @@ class LLMSettings(Group):
     # Per-video budgets (0: none).
     budget_tokens: int = Field(0, alias="VIDEOGEN_BUDGET_TOKENS", ge=0)
     budget_usd: float = Field(0.0, alias="VIDEOGEN_BUDGET_USD", ge=0)
+    # Refuse generation (503 at the bridge, a failed plan step and exit 1 in the CLI) when no
+    # LLM provider is configured, instead of making a template video with the offline planner.
+    require: bool = Field(False, alias="VIDEOGEN_REQUIRE_LLM")
 
     @property
     def key_variables(self) -> set[str]:
