@@ -70,6 +70,7 @@ bench: deps
 	$(BIN)/python bench/bench_s3_upload.py
 	$(BIN)/python bench/bench_edit.py
 	$(BIN)/python bench/bench_narration.py
+	$(BIN)/python bench/bench_evaluate.py
 
 clean:
 	rm -rf var bench/out

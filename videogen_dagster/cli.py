@@ -188,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("task_id")
     r.add_argument("--concurrency", type=int, default=None, help="default: SCENE_CONCURRENCY, 3")
     r.add_argument("--json", action="store_true", help="print the task result as JSON")
+    e = sub.add_parser(
+        "evaluate",
+        help="score a finished video: measured layout, readability, durations and speech, and a "
+        "vision model's judgement when one is configured",
+    )
+    e.add_argument("ref", metavar="task_id|video_key", help="a task id, or project.session")
+    e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    e.add_argument(
+        "--vision-model",
+        default=None,
+        help="the model that judges frames (default: the request's helper model; "
+        "needs OPENAI_API_KEY or VIDEOGEN_MODELS_FILE)",
+    )
+    e.add_argument(
+        "--frames", type=int, default=3, help="frames per scene shown to the model (1-8)"
+    )
     return parser
 
 
@@ -198,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"videogen: invalid settings: {exc}", file=sys.stderr)
         return 2
+    if args.command == "evaluate":
+        return _evaluate(args)
     if args.command == "retry":
         try:
             task = retry(args.task_id, concurrency=args.concurrency, quiet=args.json)
@@ -241,6 +259,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"videogen: {exc}", file=sys.stderr)
         return 3
     return _report(task, args.json)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """`videogen evaluate`: 0 with the report, 2 when there is nothing to evaluate (or a bad
+    argument), 1 when reading the video or the model's judgement failed."""
+    from videogen_dagster.evaluation import NotEvaluable, evaluate, format_report
+    from videogen_dagster.media.ffmpeg import MediaError
+    from videogen_dagster.stores.objectstore import ObjectStoreError
+
+    try:
+        ev = evaluate(args.ref, vision_model=args.vision_model, frames_per_scene=args.frames)
+    except (NotEvaluable, ValueError) as exc:
+        print(f"videogen: {exc}", file=sys.stderr)
+        return 2
+    except (ObjectStoreError, MediaError) as exc:
+        print(f"videogen: evaluating {args.ref} failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(ev.as_dict(), indent=2) if args.json else format_report(ev))
+    return 1 if ev.judgement_error else 0
 
 
 def _report(task: Task, as_json: bool) -> int:
