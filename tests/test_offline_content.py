@@ -270,8 +270,10 @@ def test_require_llm_makes_the_cli_exit_with_the_sentence(var_dir):
         var_dir,
         env={"VIDEOGEN_REQUIRE_LLM": "true", "OPENAI_API_KEY": "", "VIDEOGEN_MODELS_FILE": ""},
     )
-    assert out.returncode != 0
-    assert LLM_REQUIRED in out.stderr
+    # Refused before anything is registered: no task, no video.
+    assert out.returncode == 2
+    assert LLM_REQUIRED in out.stderr and "task" not in out.stderr
+    assert not (var_dir / "metadata.sqlite").exists()
 
 
 @pytest.mark.slow

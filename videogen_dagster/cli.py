@@ -160,6 +160,15 @@ def _run_step(job_name: str, partition: str, tags: dict[str, str]) -> bool:
     return result.success
 
 
+def llm_refused() -> bool:
+    """VIDEOGEN_REQUIRE_LLM is on and no LLM provider is configured."""
+    from videogen_dagster.authoring.llm import load_routes
+    from videogen_dagster.settings import get_settings
+
+    settings = get_settings()
+    return settings.llm.require and not load_routes(settings.llm)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videogen", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     from videogen_dagster.stores.metastore import VideoBusy
     from videogen_dagster.stores.objectstore import ObjectStoreError
 
+    if llm_refused():
+        # Before anything is registered: the same sentence as the bridge's 503.
+        from videogen_dagster.pipeline.plan import LLM_REQUIRED
+
+        print(f"videogen: {LLM_REQUIRED}", file=sys.stderr)
+        return 2
     try:
         task = generate(request, concurrency=args.concurrency, quiet=args.json)
     except ObjectStoreError as exc:
