@@ -17,7 +17,7 @@ from .conftest import run_cli
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("videogen_dagster", "api_bridge", "bench")
 # Files that copy the environment only to build a child process's environment.
-CHILD_ENV_BUILDERS = {"bench/bench_generate.py", "bench/_stack.py", "bench/bench_narration.py"}
+CHILD_ENV_BUILDERS = {"bench/bench_generate.py", "bench/_stack.py", "bench/bench_narration.py", "bench/bench_evaluate.py"}
 
 
 def _sources():

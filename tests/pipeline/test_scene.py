@@ -48,7 +48,8 @@ def test_fresh_render_stores_every_file_and_reports_progress(svc, renderer):
         "t1",
         0.01,
     )
-    assert history.extra == {"attempts": [], "coder": out.coder}
+    # The fake renderer reports no layout inspection (checks 0), so no findings either.
+    assert history.extra == {"attempts": [], "coder": out.coder, "layout": {"checks": 0, "findings": []}}
     # While rendering: the task says which scene started; after: how many are done.
     started = seen[0]
     assert (started.progress, started.current_step) == (20, "render_scene_1")
