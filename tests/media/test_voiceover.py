@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from videogen_dagster.authoring.codegen import (
-    CUE_TAIL,
-    NarrationTooLong,
-    cues_for,
-    fit_timeline,
-    generate_scene_code,
-    timeline,
-)
+from videogen_dagster.authoring.codegen import cues_for, fit_timeline, generate_scene_code, timeline
 from videogen_dagster.authoring.planning import plan_offline
+from videogen_dagster.authoring.timeline import CUE_TAIL, NarrationTooLong
 from videogen_dagster.media import narration_audio, sandbox, voiceover
 from videogen_dagster.media.rendering import render_scene
 from videogen_dagster.media.speech import SpeechCache

@@ -1,4 +1,4 @@
-"""Scene planning: the plan models (`VideoPlan`, `ScenePlan`) and the offline planner. The offline
+"""Scene planning: the offline planner (the plan models are in plans.py, re-exported). The offline
 planner needs no model: it builds a watchable outline from the prompt, enriched by a bundled set of
 240 theorem descriptions (TheoremExplainBench, MIT; topics.py) when the prompt names one of them.
 It is deterministic: the same prompt and scene count give the same plan.
@@ -7,9 +7,8 @@ It is deterministic: the same prompt and scene count give the same plan.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from videogen_dagster.authoring.plans import OFFLINE_PLANNER, SceneKind, ScenePlan, VideoPlan
 
 # The topic helpers live in topics.py; they are re-exported here for the callers that plan and
 # draw from one import (codegen.py).
@@ -50,41 +49,6 @@ __all__ = [
     "wrap_text",
     "wrapped",
 ]
-
-SceneKind = Literal["title", "points", "equation", "diagram", "plot", "summary", "llm"]
-
-OFFLINE_PLANNER = "offline-template-planner"
-
-
-class ScenePlan(BaseModel):
-    """One scene's implementation plan: what is shown (`kind` + `visual`) and what is said."""
-
-    scene_number: int
-    title: str
-    kind: SceneKind
-    narration: list[str] = Field(min_length=1)
-    visual: dict = Field(default_factory=dict)
-
-
-class VideoPlan(BaseModel):
-    project_id: str
-    session_id: str
-    prompt: str
-    topic: str
-    scene_count: int
-    planner: str = OFFLINE_PLANNER
-    source: str | None = None  # where the facts came from, when not only the prompt
-    # What the reader of the result should know about how the plan was made (an unknown topic,
-    # a requested model that was not used); empty when there is nothing to say.
-    warnings: list[str] = Field(default_factory=list)
-    scenes: list[ScenePlan]
-
-    def scene(self, scene_number: int) -> ScenePlan:
-        for s in self.scenes:
-            if s.scene_number == scene_number:
-                return s
-        raise KeyError(f"the plan has no scene {scene_number} (it has {self.scene_count})")
-
 
 # --- the planner ---------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from videogen_dagster.authoring.codegen import CUE_TAIL, Cue, GeneratedScene
+from videogen_dagster.authoring.codegen import Cue, GeneratedScene
+from videogen_dagster.authoring.timeline import CUE_TAIL
 from videogen_dagster.media import narration_audio, voiceover
 from videogen_dagster.media.speech import (
     ENGINES,

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videogen_dagster.authoring.codegen import (
-    OUTRO_SECONDS,
-    SPEECH_PAUSE,
-    GeneratedScene,
-    NarrationTooLong,
-    generate_scene_code,
-)
+from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_code
+from videogen_dagster.authoring.timeline import OUTRO_SECONDS, SPEECH_PAUSE, NarrationTooLong
 from videogen_dagster.media import ffmpeg, layout, voiceover
 from videogen_dagster.media.rendering import RenderError, RenderResult
 from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
