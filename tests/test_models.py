@@ -1,5 +1,7 @@
 """Bad input is refused before anything runs, naming the field and the allowed values."""
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -85,3 +87,16 @@ def test_cli_refuses_bad_input_before_running(var_dir):
     assert "render_config.quality" in proc.stderr and "render_config.fps" in proc.stderr
     # Nothing ran: no Dagster instance, no metadata.
     assert not (var_dir / "metadata.sqlite").exists()
+
+
+def test_a_session_id_made_from_the_prompt_is_readable_valid_and_unique():
+    from videogen_dagster.models import ID_PATTERN, new_session_id
+
+    made = new_session_id("Explain the Pythagorean theorem")
+    assert re.fullmatch(r"pythagorean-theorem-[0-9a-f]{6}", made)
+    assert made != new_session_id("Explain the Pythagorean theorem")
+    long = new_session_id("Explain " + "incompressible Navier-Stokes turbulence closure models " * 5)
+    assert re.fullmatch(ID_PATTERN, long) and len(long) <= 32 + 7
+    # Nothing usable (symbols, non-Latin script, only stop words): the plain form.
+    for prompt in ("", "Explain the", "∑∫√", "解释勾股定理", None):
+        assert re.fullmatch(r"session_[0-9a-f]{12}", new_session_id(prompt))

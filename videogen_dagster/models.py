@@ -76,8 +76,29 @@ def validate_id(value: str, field: str) -> str:
     return value
 
 
-def new_session_id() -> str:
-    return "session_" + uuid.uuid4().hex[:12]
+# Words a session id made from a prompt leaves out: they say nothing about the topic.
+_SLUG_STOP = frozenset(
+    "a an and about are as at be by can create do does explain explaining for from how i in into "
+    "is it its me of on or our please show teach tell that the this to using video what when why "
+    "with you".split()
+)
+SLUG_CHARS = 32
+
+
+def new_session_id(prompt: str | None = None) -> str:
+    """A new session id: the prompt's topic words as a short slug plus 6 hex characters of
+    entropy ("pythagorean-theorem-3f9a2b"), so video partitions read in the Dagster UI; without
+    a prompt (or with no usable word in it), "session_" and 12 hex characters."""
+    words = [w for w in re.findall(r"[a-z0-9]+", (prompt or "").lower()) if w not in _SLUG_STOP]
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > SLUG_CHARS:
+            break
+        slug = candidate
+    if not slug:
+        return "session_" + uuid.uuid4().hex[:12]
+    return f"{slug}-{uuid.uuid4().hex[:6]}"
 
 
 def new_task_id() -> str:
@@ -289,7 +310,9 @@ class GenerateRequest(_Strict):
         return v
 
     def with_session(self) -> GenerateRequest:
-        return self if self.session_id else self.model_copy(update={"session_id": new_session_id()})
+        if self.session_id:
+            return self
+        return self.model_copy(update={"session_id": new_session_id(self.content_prompt)})
 
     @property
     def video_key(self) -> str:

@@ -86,7 +86,7 @@ def plan_video(body: GenerateRequest, principal: CurrentPrincipal) -> VideoPlan:
     """Plan a prompt into scenes (synchronous; nothing is stored)."""
     if not principal.may_use(body.project_id):
         raise ApiError(404, f"project {body.project_id!r} not found")
-    request = body if body.session_id else body.model_copy(update={"session_id": new_session_id()})
+    request = body if body.session_id else body.model_copy(update={"session_id": new_session_id(body.content_prompt)})
     if load_routes():
         try:
             return _agents(request.llm).plan(request)
