@@ -11,31 +11,21 @@ from api_bridge.deps import provide_dagster, provide_meta, provide_settings, pro
 from api_bridge.main import create_app
 from tests.api_bridge.test_routes import BASE, RecordingDagster
 from tests.pipeline import conftest as pipeline_setup
-from tests.pipeline.conftest import FakeRenderer
 from videogen_dagster.authoring.codegen import generate_scene_code, template_visual
 from videogen_dagster.authoring.planning import plan_offline, theorem_library
 from videogen_dagster.authoring.topics import find_equation
 from videogen_dagster.media.rendering import render_scene
 from videogen_dagster.media.sandbox import check_code
 from videogen_dagster.models import GenerateRequest, RenderConfig
-from videogen_dagster.pipeline import Services, join_when_complete, run_plan, run_scene, task_result
+from videogen_dagster.pipeline import join_when_complete, run_plan, run_scene, task_result
 from videogen_dagster.pipeline.plan import LLM_REQUIRED, register_request
 from videogen_dagster.settings import Settings
 from videogen_dagster.stores.metastore import SqliteMetadataStore
 from videogen_dagster.stores.objectstore import StoreConfig
 
-tiny_mp4 = pipeline_setup.tiny_mp4  # a fixture: two seconds of black, made once per session
-
-
-@pytest.fixture
-def svc(tmp_path, tiny_mp4) -> Services:
-    """The pipeline with real stores in tmp_path and a renderer double (as tests/pipeline/)."""
-    return Services(
-        stores=StoreConfig(local_root=str(tmp_path / "objects")),
-        meta=SqliteMetadataStore(tmp_path / "metadata.sqlite"),
-        workdir=tmp_path / "work",
-        renderer=FakeRenderer(tiny_mp4),
-    )
+# tests/pipeline/'s fixtures: two seconds of black (made once per session), a renderer double,
+# and the pipeline with real stores in tmp_path.
+tiny_mp4, renderer, svc = pipeline_setup.tiny_mp4, pipeline_setup.renderer, pipeline_setup.svc
 
 
 PYTHAGORAS = "Explain the Pythagorean theorem"

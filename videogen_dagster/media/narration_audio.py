@@ -61,10 +61,15 @@ def build_track(placements: list[tuple[float, Path]], duration: float, out: Path
 
 def video_duration(video: Path) -> float:
     """The video stream's own duration (a container's may include a longer audio stream)."""
-    info = probe(video)  # MediaError when there is no video stream
-    data = ffmpeg.probe(str(video), select_streams="v:0")
-    stream_duration = (data.get("streams") or [{}])[0].get("duration")
-    return float(stream_duration) if stream_duration else info.duration
+    try:
+        data = ffmpeg.probe(str(video))  # one ffprobe: the format and every stream
+    except ffmpeg.Error as exc:
+        raise MediaError(f"ffprobe could not read {video}: {exc.stderr.decode(errors='replace')[-400:]}") from exc
+    streams = [s for s in data.get("streams", []) if s.get("codec_type") == "video"]
+    if not streams:
+        raise MediaError(f"{video} has no video stream")
+    duration = streams[0].get("duration") or data.get("format", {}).get("duration")
+    return float(duration or 0.0)
 
 
 def mux(video: Path, track: Path | None, out: Path) -> Path:

@@ -66,18 +66,10 @@ def render_with_fixes(
     max_attempts = 1 + job.request.render_config.max_retries
     while True:
         log.count += 1
-        folder = work / f"attempt{log.count}"
         try:
-            _prepare(job, generated, folder)
-            result = job.svc.renderer(
-                generated.code,
-                generated.class_name,
-                folder,
-                job.request.render_config,
-                timeout=job.svc.render_timeout,
-            )
-            _check_length(job, generated, result)
-            return Rendered(generated, result, folder)
+            rendered = _render(job, generated, work / f"attempt{log.count}")
+            _check_length(job, generated, rendered.result)
+            return rendered
         except RenderError as exc:
             log.errors.append(f"attempt {log.count}: {exc}")
             log.tried.append((generated.code, f"{exc}\n{exc.log[-2000:]}"))
@@ -101,15 +93,23 @@ def _fix(job: SceneJob, generated: GeneratedScene, error: RenderError) -> Genera
     )
 
 
-def _prepare(job: SceneJob, generated: GeneratedScene, folder: Path) -> None:
-    """Code that speaks through `self.voiceover` gets its lines spoken and the runtime that
-    times them (with narration off, the runtime alone: the blocks are timed at a speaking pace)."""
-    if not voiceover.uses_voiceover(generated.code):
-        return
-    if job.voice is not None:
-        job.voice.prepare_render(generated.code, folder)
-    else:
-        voiceover.install(folder, {})
+def _render(job: SceneJob, generated: GeneratedScene, folder: Path) -> Rendered:
+    """One render of `generated` in `folder`. Code that speaks through `self.voiceover` first
+    gets its lines spoken and the runtime that times them (with narration off, the runtime
+    alone: the blocks are timed at a speaking pace)."""
+    if voiceover.uses_voiceover(generated.code):
+        if job.voice is not None:
+            job.voice.prepare_render(generated.code, folder)
+        else:
+            voiceover.install(folder, {})
+    result = job.svc.renderer(
+        generated.code,
+        generated.class_name,
+        folder,
+        job.request.render_config,
+        timeout=job.svc.render_timeout,
+    )
+    return Rendered(generated, result, folder)
 
 
 def _check_length(job: SceneJob, generated: GeneratedScene, result: RenderResult) -> None:
@@ -132,7 +132,7 @@ def visual_fix(
 ) -> Rendered:
     """Show frames of the render to a vision model; re-render its corrections (bounded rounds).
     A correction that fails to render is dropped and the last good render kept."""
-    svc, request = job.svc, job.request
+    request = job.request
     for r in range(1, rounds + 1):
         result = rendered.result
         frames = ffmpeg.frames(
@@ -143,17 +143,8 @@ def visual_fix(
         )
         if corrected is None:
             break
-        folder = work / f"visual{r}"
         try:
-            _prepare(job, corrected, folder)
-            result = svc.renderer(
-                corrected.code,
-                corrected.class_name,
-                folder,
-                request.render_config,
-                timeout=svc.render_timeout,
-            )
-            rendered = Rendered(corrected, result, folder)
+            rendered = _render(job, corrected, work / f"visual{r}")
             errors.append(f"visual fix {r}: {'; '.join(problems) or 'layout corrected'}")
         except RenderError as exc:
             errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")
@@ -173,27 +164,18 @@ def layout_fix(job: SceneJob, rendered: Rendered, work: Path, log: Attempts) -> 
         job.scene_plan, rendered.generated, problems + layout.feedback(findings), job.request
     )
     log.count += 1
-    folder = work / "layout1"
     try:
-        _prepare(job, fixed, folder)
-        result = job.svc.renderer(
-            fixed.code,
-            fixed.class_name,
-            folder,
-            job.request.render_config,
-            timeout=job.svc.render_timeout,
-        )
-        _check_length(job, fixed, result)
+        second = _render(job, fixed, work / "layout1")
+        _check_length(job, fixed, second.result)
     except RenderError as exc:
         log.errors.append(f"layout fix did not render, kept the previous version: {exc}")
         return rendered
-    if len(result.layout) >= len(findings):
-        log.errors.append(
-            f"layout fix left {len(result.layout)} finding(s) of {len(findings)}: kept the first render"
-        )
+    left = len(second.result.layout)
+    if left >= len(findings):
+        log.errors.append(f"layout fix left {left} finding(s) of {len(findings)}: kept the first render")
         return rendered
-    log.errors.append(f"layout fix: {len(findings)} finding(s) -> {len(result.layout)}")
-    return Rendered(fixed, result, folder)
+    log.errors.append(f"layout fix: {len(findings)} finding(s) -> {left}")
+    return second
 
 
 def check_timing(job: SceneJob, result: RenderResult) -> None:

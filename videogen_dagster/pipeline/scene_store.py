@@ -114,6 +114,7 @@ def _write_files(
 
 
 def _cues(generated: GeneratedScene, duration: float) -> list[Cue]:
+    """A silent scene's cues (fitted to the video once, by the caller)."""
     if generated.spread_cues:
         return ffmpeg.spread_cues([c.text for c in generated.cues], duration)
-    return ffmpeg.fit_cues(generated.cues, duration)
+    return generated.cues
