@@ -119,9 +119,6 @@ def test_batch_of_two_prompts_reaches_its_summary(env, tmp_path):
         for _ in range(4):
             for req in pending:
                 key = req.partition_key
-                if "|" in key:
-                    scene, video = key.split("|")
-                    key = dg.MultiPartitionKey({"scene": scene, "video": video})
                 defs.resolve_job_def(req.job_name).execute_in_process(instance=instance, partition_key=key, tags=req.tags)
             chain = video_chain_sensor(dg.build_sensor_context(
                 instance=instance, definitions=defs, cursor=cursor, resources={"metadata": resources["metadata"]}))

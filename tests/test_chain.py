@@ -35,9 +35,7 @@ def _execute(defs, instance, request: dg.RunRequest, rejoin: bool = True):
     job = defs.resolve_job_def(request.job_name)
     key = request.partition_key
     run_config = None
-    if "|" in key:
-        scene, video = key.split("|")
-        key = dg.MultiPartitionKey({"scene": scene, "video": video})
+    if "/" in key:
         run_config = {"ops": {"scene_assets": {"config": {"rejoin": rejoin}}}}
     return job.execute_in_process(instance=instance, partition_key=key, tags=request.tags, run_config=run_config)
 
@@ -66,7 +64,9 @@ def test_chain_advances_and_rejoins(var_dir):
             instance=instance, partition_key=VIDEO, tags={TASK_TAG: "t1"}
         )
         requests, cursor = _tick(instance, defs, None)
-        assert sorted(r.partition_key for r in requests) == ["01|chain.s1", "02|chain.s1"]
+        assert sorted(r.partition_key for r in requests) == ["chain.s1/01", "chain.s1/02"]
+        # The video's scene partitions are exactly its planned scenes.
+        assert instance.get_dynamic_partitions("scenes") == ["chain.s1/01", "chain.s1/02"]
         assert all(r.job_name == "scene_job" and r.tags[TASK_TAG] == "t1" for r in requests)
         assert len({r.run_key for r in requests}) == 2
 
@@ -84,16 +84,16 @@ def test_chain_advances_and_rejoins(var_dir):
         # The same scenes are never joined twice: the claim is taken.
         assert pipeline.join_when_complete(pipeline_services(resources), VIDEO, None) is None
 
-        # Re-materialise scene 2 with the join left to the sensor (`rejoin: false`).
+        # Re-materialise scene 2 (forced: its inputs are unchanged) with the join left to the
+        # sensor (`rejoin: false`).
         scene_job = defs.resolve_job_def("scene_job")
-        key2 = dg.MultiPartitionKey({"scene": "02", "video": VIDEO})
-        scene_job.execute_in_process(instance=instance, partition_key=key2,
-                                     run_config={"ops": {"scene_assets": {"config": {"rejoin": False}}}})
+        scene_job.execute_in_process(instance=instance, partition_key=f"{VIDEO}/02",
+                                     run_config={"ops": {"scene_assets": {"config": {"rejoin": False, "force": True}}}})
         # A tick that lands while a scene run of the video is still finishing decides nothing,
         # and keeps the video for the next tick (it used to forget it: the join never came).
         finishing = dg.DagsterRun(
             job_name="scene_job", run_id="finishing", status=dg.DagsterRunStatus.STARTED,
-            tags={"dagster/partition/video": VIDEO, "videogen/kind": "scene"},
+            tags={"dagster/partition": f"{VIDEO}/02", "videogen/kind": "scene"},
         )
         instance.add_run(finishing)
         again, cursor = _tick(instance, defs, cursor)
@@ -106,9 +106,10 @@ def test_chain_advances_and_rejoins(var_dir):
         assert meta.get_video(VIDEO).combined_version == 2
         assert _tick(instance, defs, cursor)[0] == []
 
-        # Re-materialise scene 1 as the UI would (no task tag, default config): re-joined in the run.
+        # Re-materialise scene 1 as the UI would (no task tag) but forced: re-joined in the run.
         scene_job.execute_in_process(
-            instance=instance, partition_key=dg.MultiPartitionKey({"scene": "01", "video": VIDEO})
+            instance=instance, partition_key=f"{VIDEO}/01",
+            run_config={"ops": {"scene_assets": {"config": {"force": True}}}},
         )
         assert meta.get_video(VIDEO).combined_version == 3
         assert [job for job, _ in _joins(instance)] == ["scene_job", "combine_job", "scene_job"]
@@ -119,11 +120,12 @@ def test_chain_advances_and_rejoins(var_dir):
         v1 = meta.scene_history(VIDEO, 2)[0].assets["video"]["key"]
         assert resources["storage"].store_config().store_for(None).exists(v1)
 
-        # A slot the plan does not use fails clearly.
-        with pytest.raises(PipelineError, match="slot 05 is unused"):
-            scene_job.execute_in_process(
-                instance=instance, partition_key=dg.MultiPartitionKey({"scene": "05", "video": VIDEO})
-            )
+        # A scene the plan does not have is no partition at all.
+        with pytest.raises(dg.DagsterUnknownPartitionError, match=r"chain.s1/05"):
+            scene_job.execute_in_process(instance=instance, partition_key=f"{VIDEO}/05")
+        # Without force, an unchanged scene is reused: no new version, no new join.
+        scene_job.execute_in_process(instance=instance, partition_key=f"{VIDEO}/01")
+        assert meta.get_scene(VIDEO, 1).version == 2 and meta.get_video(VIDEO).combined_version == 3
 
 
 def test_cli_driven_runs_are_left_to_the_cli(var_dir):
@@ -159,7 +161,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         meta.update_task("t2", status="cancelled", message="Task cancelled by user")
         assert _tick(instance, defs, None)[0] == []
 
-        key = dg.MultiPartitionKey({"scene": "01", "video": VIDEO})
+        key = f"{VIDEO}/01"
         scene_job = defs.resolve_job_def("scene_job")
         scene_job.execute_in_process(instance=instance, partition_key=key)
         before = meta.get_scene(VIDEO, 1)
@@ -173,7 +175,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_video"), asset_partitions=[VIDEO]), limit=5
         ).records
         edited = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("scene_video"), asset_partitions=[f"01|{VIDEO}"]), limit=1
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("scene_video"), asset_partitions=[f"{VIDEO}/01"]), limit=1
         ).records[0]
         assert len(joined) == 2 and joined[0].run_id == edited.run_id and joined[0].storage_id > edited.storage_id
         assert joined[0].asset_materialization.metadata["version"].value == 2
@@ -184,7 +186,7 @@ def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
         source = resources["storage"].store_config().store_for(None).get_bytes(after.assets["source"]["key"]).decode()
         assert "ACCENT = '#3b82f6'" in source
 
-        with pytest.raises(PipelineError, match="offline editor cannot apply"):
+        with pytest.raises(dg.Failure, match="offline editor cannot apply"):
             scene_job.execute_in_process(
                 instance=instance, partition_key=key,
                 run_config={"ops": {"scene_assets": {"config": {"edit_prompt": "add a dancing cat"}}}},

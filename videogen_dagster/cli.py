@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from videogen_dagster import cli_delete
 from videogen_dagster.models import (
     MAX_SCENES,
     QUALITIES,
@@ -25,8 +26,8 @@ from videogen_dagster.models import (
     GenerateRequest,
     format_validation_error,
     new_task_id,
-    slot_key,
 )
+from videogen_dagster.partitions import scene_partition_key
 from videogen_dagster.settings import SettingsError, get_settings
 from videogen_dagster.stores.metastore import MetadataStore, Task, TaskStatus
 from videogen_dagster.tags import (
@@ -122,7 +123,7 @@ def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] 
             assert video is not None  # registered before the plan run
             scenes = list(range(1, video.scene_count + 1))
         _log(quiet, f"[videogen] rendering {len(scenes)} scene(s), {concurrency} at a time")
-        keys = [f"{slot_key(n)}|{video_key}" for n in scenes]
+        keys = [scene_partition_key(video_key, n) for n in scenes]
         # Dagster's in-process execution is not thread-safe on a SQLite instance (its event log
         # and logging locks deadlock), so each scene runs in a forked child process. A failed
         # scene does not stop the others.
@@ -142,18 +143,12 @@ def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] 
 
 
 def _run_step(job_name: str, partition: str, tags: dict[str, str]) -> bool:
-    """One in-process run of a job for one partition ("01|video" for scenes) on the instance."""
-    import dagster as dg
-
+    """One in-process run of a job for one partition ("video/01" for scenes) on the instance."""
     from videogen_dagster.definitions import defs
 
-    key: str | dg.MultiPartitionKey = partition
-    if "|" in partition:
-        scene, video = partition.split("|", 1)
-        key = dg.MultiPartitionKey({"scene": scene, "video": video})
     with _instance() as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=key, tags=tags, raise_on_error=False,
+            instance=instance, partition_key=partition, tags=tags, raise_on_error=False,
             # Progress goes to stderr as [videogen] lines; the full event log is in the UI.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
@@ -213,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--frames", type=int, default=3, help="frames per scene shown to the model (1-8)"
     )
+    cli_delete.add_parser(sub)
     return parser
 
 
@@ -225,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "delete":
+        return cli_delete.run(args)
     if args.command == "retry":
         try:
             task = retry(args.task_id, concurrency=args.concurrency, quiet=args.json)

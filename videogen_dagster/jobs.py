@@ -9,7 +9,7 @@ import dagster as dg
 from videogen_dagster import batches
 from videogen_dagster.media.agent_render import RENDER_TIMEOUT, render_posted_code
 from videogen_dagster.models import RenderConfig
-from videogen_dagster.partitions import scene_partitions, videos_partitions
+from videogen_dagster.partitions import scenes_partitions, videos_partitions
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
@@ -36,7 +36,7 @@ plan_job = dg.define_asset_job(
 scene_job = dg.define_asset_job(
     SCENE_JOB,
     selection=dg.AssetSelection.assets("scene_source", "scene_video", "scene_thumbnail", "scene_subtitles"),
-    partitions_def=scene_partitions,
+    partitions_def=scenes_partitions,
     # dagster.yaml limits concurrent runs with this tag (default 3).
     tags={KIND_TAG: "scene", MAX_RUNTIME_TAG: "1800"},
     description="Write, render and store one scene of one video.",

@@ -126,7 +126,6 @@ def slot_key(scene_number: int) -> str:
     return f"{scene_number:02d}"
 
 
-SCENE_SLOTS: list[str] = [slot_key(n) for n in range(1, MAX_SCENES + 1)]
 
 
 def scene_id(session_id: str, scene_number: int) -> str:

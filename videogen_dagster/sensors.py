@@ -13,8 +13,7 @@ import dagster as dg
 
 from videogen_dagster import batches
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
-from videogen_dagster.models import slot_key
-from videogen_dagster.partitions import videos_partitions
+from videogen_dagster.partitions import scene_partition_key, video_of, videos_partitions
 from videogen_dagster.pipeline import register_request, scenes_by_number, scenes_token
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.storage import ObjectStoreResource
@@ -25,9 +24,11 @@ from videogen_dagster.tags import (
     BATCH_TAG,
     DRIVER_TAG,
     KIND_TAG,
+    PARTITION_TAG,
     PRIORITY_TAG,
     TASK_TAG,
     plan_run_tags,
+    scene_title_tag,
 )
 
 PLAN = dg.AssetKey("scene_plan")
@@ -83,15 +84,24 @@ def scene_requests(
     if _stopped(meta, tags):
         return []
     passed = _passed(tags)
+    titles = _titles(record)
     return [
         dg.RunRequest(
-            run_key=f"scene:{video}:{slot_key(n)}:{record.storage_id}",
+            run_key=f"scene:{scene_partition_key(video, n)}:{record.storage_id}",
             job_name=scene_job.name,
-            partition_key=dg.MultiPartitionKey({"scene": slot_key(n), "video": video}),
-            tags={**passed, KIND_TAG: "scene"},
+            partition_key=scene_partition_key(video, n),
+            tags={**passed, KIND_TAG: "scene", **scene_title_tag(titles.get(n))},
         )
         for n in range(1, _scene_count(record) + 1)
     ]
+
+
+def _titles(record: dg.EventLogRecord) -> dict[int, str]:
+    """The planned scenes' titles, from the plan's materialisation."""
+    mat = record.asset_materialization
+    scenes = mat.metadata.get("scenes") if mat else None
+    data = getattr(scenes, "value", None) or []
+    return {int(s["n"]): str(s["title"]) for s in data if isinstance(s, dict) and "n" in s}
 
 
 class Busy(Exception):
@@ -110,7 +120,7 @@ def combine_request(
         return None
     latest_scenes = []
     for n in range(1, _scene_count(plan) + 1):
-        rec = _latest(instance, SCENE_VIDEO, f"{slot_key(n)}|{video}")
+        rec = _latest(instance, SCENE_VIDEO, scene_partition_key(video, n))
         if rec is None or rec.storage_id < plan.storage_id:
             return None
         latest_scenes.append(rec)
@@ -124,10 +134,10 @@ def combine_request(
     token = scenes_token(scenes_by_number(meta, video), _scene_count(plan))
     if token is not None and stored is not None and stored.join_token == token:
         return None
-    in_flight = instance.get_run_records(
-        dg.RunsFilter(tags={"dagster/partition/video": video, KIND_TAG: "scene"}, statuses=_ACTIVE), limit=1
-    )
-    if in_flight:
+    # Active scene runs are few (the run queue caps them); theirs is the one whose partition is
+    # one of this video's scenes.
+    active = instance.get_run_records(dg.RunsFilter(tags={KIND_TAG: "scene"}, statuses=_ACTIVE))
+    if any(video_of(r.dagster_run.tags.get(PARTITION_TAG, "")) == video for r in active):
         raise Busy(video)
     tags = _run_tags(instance, newest.run_id)
     if _stopped(meta, tags):
@@ -168,7 +178,7 @@ def video_chain_sensor(
     # Videos a previous tick could not decide (a scene run still finishing) come first.
     videos: list[str] = list(cursor.get("waiting", []))
     for rec in scenes:
-        video = rec.partition_key.split("|", 1)[1] if rec.partition_key else None
+        video = video_of(rec.partition_key) if rec.partition_key else None
         if video and video not in videos:
             videos.append(video)
     waiting = []

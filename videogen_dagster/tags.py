@@ -27,6 +27,8 @@ PROMPT_TAG = "videogen/prompt"
 SCENE_COUNT_TAG = "videogen/scene_count"
 QUALITY_TAG = "videogen/quality"
 PROMPT_TAG_CHARS = 120
+SCENE_TITLE_TAG = "videogen/scene_title"
+PARTITION_TAG = "dagster/partition"
 
 
 def plan_run_tags(
@@ -49,15 +51,23 @@ def plan_run_tags(
     return tags
 
 
-def scene_run_tags(video_key: str, scene_number: int, task_id: str) -> dict[str, str]:
-    """A scene run needs both the multi-partition key and its per-dimension tags (with only one
-    half Dagster wrote the output unpartitioned)."""
-    slot = f"{scene_number:02d}"
+def scene_title_tag(title: str | None) -> dict[str, str]:
+    """The scene's title on its run, where the runs list shows it."""
+    if not title:
+        return {}
+    title = " ".join(title.split())
+    return {SCENE_TITLE_TAG: title if len(title) <= PROMPT_TAG_CHARS else title[: PROMPT_TAG_CHARS - 1] + "…"}
+
+
+def scene_run_tags(
+    video_key: str, scene_number: int, task_id: str, title: str | None = None
+) -> dict[str, str]:
+    """A scene run's partition ("<video>/NN", see partitions.py), task, kind and title."""
     return {
-        "dagster/partition": f"{slot}|{video_key}", "dagster/partition/scene": slot,
-        "dagster/partition/video": video_key, TASK_TAG: task_id, KIND_TAG: "scene",
+        PARTITION_TAG: f"{video_key}/{scene_number:02d}", TASK_TAG: task_id, KIND_TAG: "scene",
+        **scene_title_tag(title),
     }
 
 
 def combine_run_tags(video_key: str, task_id: str) -> dict[str, str]:
-    return {"dagster/partition": video_key, TASK_TAG: task_id, KIND_TAG: "combine"}
+    return {PARTITION_TAG: video_key, TASK_TAG: task_id, KIND_TAG: "combine"}

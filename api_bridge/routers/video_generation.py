@@ -37,9 +37,9 @@ from videogen_dagster.models import (
     GenerateRequest,
     new_task_id,
     parse_scene_id,
-    slot_key,
     video_key,
 )
+from videogen_dagster.partitions import scene_partition_key
 from videogen_dagster.pipeline import (
     EDIT_STEPS,
     build_result,
@@ -124,7 +124,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         raise ApiError(404, f"scene {body.scene_id!r} not found in project {body.project_id!r}")
     check_offline_edit(settings, meta, key, number, body.edit_prompt)
     try:
-        active = dagster.active_runs_for_partition(f"{slot_key(number)}|{key}")
+        active = dagster.active_runs_for_partition(scene_partition_key(key, number))
     except DagsterUnavailable as exc:
         raise ApiError(503, str(exc), "SERVICE_UNAVAILABLE") from exc
     # A run whose task already completed or failed is only finishing (its scene and join are
@@ -146,7 +146,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
     except ApiError as exc:
         exc.detail = f"scene {body.scene_id} (version {scene.version}) cannot be edited now: {exc.detail}"
         raise
-    tags = scene_run_tags(key, number, task_id)
+    tags = scene_run_tags(key, number, task_id, scene.title)
     run_config = {"ops": {"scene_assets": {"config": {
         "edit_prompt": body.edit_prompt, "preserve_timing": body.preserve_timing,
         "version_increment": body.version_increment,
@@ -258,8 +258,9 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
     try:
         if not planned:
             dagster.launch(PLAN_JOB, plan_run_tags(key, task_id, load_request(meta, key)))
+        titles = {s.scene_number: s.title for s in meta.list_scenes(key)}
         for n in scenes:
-            dagster.launch(SCENE_JOB, scene_run_tags(key, n, task_id))
+            dagster.launch(SCENE_JOB, scene_run_tags(key, n, task_id, titles.get(n)))
         if planned and not scenes:
             dagster.launch(COMBINE_JOB, combine_run_tags(key, task_id))
     except (DagsterUnavailable, DagsterRejected) as exc:

@@ -181,7 +181,7 @@ def test_status_and_result_before_and_after_completion(env):
 def test_failed_run_fails_the_task(env):
     client, meta, dagster, _ = env
     task_id = _generate(client, session_id="s1").json()["task_id"]
-    dagster.runs[task_id] = [RunInfo("r1", "scene_job", "FAILURE", "01|p1.s1")]
+    dagster.runs[task_id] = [RunInfo("r1", "scene_job", "FAILURE", "p1.s1/01")]
     s = client.get(f"{BASE}/tasks/{task_id}/status").json()
     assert s["status"] == "failed" and "r1" in s["error"]
 
@@ -197,7 +197,7 @@ def test_unknown_task_is_404(env):
 def test_cancel_terminates_runs(env):
     client, meta, dagster, _ = env
     task_id = _generate(client, session_id="s1").json()["task_id"]
-    dagster.runs[task_id] = [RunInfo("r1", "plan_job", "SUCCESS", "p1.s1"), RunInfo("r2", "scene_job", "STARTED", "01|p1.s1")]
+    dagster.runs[task_id] = [RunInfo("r1", "plan_job", "SUCCESS", "p1.s1"), RunInfo("r2", "scene_job", "STARTED", "p1.s1/01")]
     r = client.delete(f"{BASE}/tasks/{task_id}")
     assert r.json() == {"task_id": task_id, "message": "Task cancellation requested", "status": "cancelled"}
     assert dagster.terminated == ["r2"]
@@ -214,8 +214,8 @@ def test_edit_scene_paths(env):
     r = client.post(f"{BASE}/edit-scene", json=payload)
     assert r.status_code == 202 and r.json()["scene_id"] == "s1_scene_2"
     job, tags, config = dagster.launches[-1]
-    assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1"
-    assert tags["dagster/partition/scene"] == "02" and tags["dagster/partition/video"] == "p1.s1"
+    assert job == "scene_job" and tags["dagster/partition"] == "p1.s1/02"
+    assert tags["videogen/scene_title"] == "T"
     assert config["ops"]["scene_assets"]["config"]["edit_prompt"] == "make it blue"
     # While that edit is queued or running, another edit of the same scene is refused.
     first = r.json()["task_id"]
@@ -349,7 +349,7 @@ def test_failed_task_result_is_partial_and_retry_reruns_only_failed(env):
     r = client.post(f"{BASE}/tasks/{task_id}/retry")
     assert r.status_code == 202 and r.json()["scenes"] == [2]
     job, tags, _ = dagster.launches[-1]
-    assert job == "scene_job" and tags["dagster/partition"] == "02|p1.s1" and tags["videogen/task_id"] == task_id
+    assert job == "scene_job" and tags["dagster/partition"] == "p1.s1/02" and tags["videogen/task_id"] == task_id
     assert meta.get_task(task_id).status == "progress" and meta.get_task(task_id).error is None
     again = client.post(f"{BASE}/tasks/{task_id}/retry")
     assert again.status_code == 409 and "only a failed task" in again.json()["detail"]

@@ -3,10 +3,19 @@
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+)
 
 from videogen_dagster.assets.common import services, task_id_of
 from videogen_dagster.models import GenerateRequest, format_validation_error, split_video_key
-from videogen_dagster.partitions import videos_partitions
+from videogen_dagster.partitions import (
+    no_partition_dependency,
+    scenes_partitions,
+    sync_scene_partitions,
+    videos_partitions,
+)
 from videogen_dagster.pipeline.plan import run_plan
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
@@ -21,6 +30,21 @@ class PlanConfig(dg.Config):
     content_prompt: str = ""
     scene_count: int = 0
     quality: str = ""
+    # Plan again even when the request and the planner are unchanged (an LLM plan differs).
+    force: bool = False
+
+
+# What each scene is made from, materialised by the plan step for each scene partition with a
+# data version of exactly that (versions.scene_inputs): the UI marks a scene stale when it changes.
+scene_brief = dg.AssetSpec(
+    "scene_brief",
+    deps=[dg.AssetDep("scene_plan", partition_mapping=no_partition_dependency)],
+    partitions_def=scenes_partitions,
+    group_name="scenes",
+    kinds={"json"},
+    description="One scene's storyboard, render settings and voice, as the plan step left them "
+    "(materialised by scene_plan; its data version says whether the scene must be made again).",
+)
 
 
 @dg.asset(
@@ -42,9 +66,31 @@ def scene_plan(
     video_key = context.partition_key
     if config.content_prompt or config.scene_count or config.quality:
         _apply_config(svc.meta, video_key, config)
-    out = run_plan(svc, video_key, task_id_of(context))
+    out = run_plan(svc, video_key, task_id_of(context), force=config.force)
+    # The video's scene partitions are exactly its planned scenes, added before any scene run.
+    keys = sync_scene_partitions(context.instance, video_key, out.plan.scene_count)
+    for key, s in zip(keys, out.plan.scenes, strict=True):
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key="scene_brief",
+                partition=key,
+                description=s.title,
+                metadata={
+                    "title": s.title,
+                    "kind": s.kind,
+                    "video": video_key,
+                    "topic": out.plan.topic,
+                    "narration": dg.MetadataValue.md("\n".join(f"- {line}" for line in s.narration) or "(none)"),
+                    "plan_version": out.version,
+                },
+                tags={DATA_VERSION_TAG: out.briefs[s.scene_number], DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+            )
+        )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(out.obj.sha256[:16]),
         metadata={
+            "reused": out.reused,
+            "scene_partitions": dg.MetadataValue.json(keys),
             "uri": dg.MetadataValue.url(out.obj.uri),
             "sha256": out.obj.sha256,
             "bytes": out.obj.bytes,

@@ -3,12 +3,16 @@
 import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.assets.scene_events import scene_events, scene_title
 from videogen_dagster.assets.video import output_metadata
-from videogen_dagster.partitions import scene_partitions, video_to_scenes
+from videogen_dagster.partitions import scenes_partitions, split_scene_partition_key
 from videogen_dagster.pipeline import checks
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.join import join_when_complete, run_combine
+from videogen_dagster.pipeline.plan import load_request
+from videogen_dagster.pipeline.reuse import stored_scene
 from videogen_dagster.pipeline.scene import run_scene
+from videogen_dagster.pipeline.versions import code_version
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -27,15 +31,20 @@ class SceneConfig(dg.Config):
     # planned scene rendered first (one run start-up less, no wait for the chain sensor's next
     # tick). False leaves the join to the chain sensor's combine run.
     rejoin: bool = True
+    # Write and render again even when the scene's inputs are those of its current version.
+    force: bool = False
 
 
-_plan_dep = dg.AssetDep("scene_plan", partition_mapping=video_to_scenes)
+# Same partitions definition: each scene partition depends on its own brief (identity).
+_deps = ["scene_brief"]
+# Manim's version and the templates' digest: an upgrade marks every scene stale in the UI.
+_code = code_version()
 
 SCENE_SPECS = [
-    dg.AssetSpec("scene_source", deps=[_plan_dep], description="Manim source of one scene (.py).", group_name="scenes", kinds={"python"}),
-    dg.AssetSpec("scene_video", deps=[_plan_dep], description="One rendered scene (.mp4), probed.", group_name="scenes", kinds={"manim"}),
-    dg.AssetSpec("scene_thumbnail", deps=[_plan_dep], description="A representative frame of one scene (.jpg).", group_name="scenes", kinds={"ffmpeg"}),
-    dg.AssetSpec("scene_subtitles", deps=[_plan_dep], description="The narration of one scene as subtitles (.srt).", group_name="scenes", kinds={"ffmpeg"}),
+    dg.AssetSpec("scene_source", deps=_deps, code_version=_code, description="Manim source of one scene (.py).", group_name="scenes", kinds={"python"}),
+    dg.AssetSpec("scene_video", deps=_deps, code_version=_code, description="One rendered scene (.mp4), probed.", group_name="scenes", kinds={"manim"}),
+    dg.AssetSpec("scene_thumbnail", deps=_deps, code_version=_code, description="A representative frame of one scene (.jpg).", group_name="scenes", kinds={"ffmpeg"}),
+    dg.AssetSpec("scene_subtitles", deps=_deps, code_version=_code, description="The narration of one scene as subtitles (.srt).", group_name="scenes", kinds={"ffmpeg"}),
 ]
 
 
@@ -49,7 +58,7 @@ SCENE_CHECKS = [
 @dg.multi_asset(
     specs=SCENE_SPECS,
     check_specs=SCENE_CHECKS,
-    partitions_def=scene_partitions,
+    partitions_def=scenes_partitions,
     op_tags={"videogen/kind": "scene"},
     name="scene_assets",
 )
@@ -63,69 +72,38 @@ def scene_assets(
 ):
     """Write, render and store one scene: code, video, thumbnail and subtitles; then join the
     video when this run finds every planned scene rendered (always after an edit)."""
-    key = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+    video_key, number = split_scene_partition_key(context.partition_key)
     svc = services(storage, metadata, llm, renderer)
-    out = run_scene(
-        svc, key["video"], int(key["scene"]), task_id_of(context), context.run_id,
-        edit=EditSpec(
-            config.edit_prompt, config.preserve_timing, config.version_increment,
-            config.expected_version or None,
-        ) if config.edit_prompt else None,
-    )
-    common = {"version": out.version, "scene_number": out.scene_number}
-    for kind, asset in (("source", "scene_source"), ("video", "scene_video"), ("thumbnail", "scene_thumbnail"), ("subtitles", "scene_subtitles")):
-        obj = out.objects[kind]
-        meta = {
-            "uri": dg.MetadataValue.url(obj.uri),
-            "sha256": obj.sha256,
-            "bytes": obj.bytes,
-            **common,
-        }
-        if kind == "video":
-            meta.update(
-                duration=round(out.info.duration, 3),
-                resolution=f"{out.info.width}x{out.info.height}",
-                fps=out.info.fps,
-                codec=out.info.codec,
-                render_seconds=round(out.render_seconds, 3),
-                attempts=out.attempts,
-                coder=out.coder,
-            )
-            if out.narration:
-                spoken = out.narration
-                meta.update(
-                    narration_engine=spoken["engine"],
-                    narration_voice=spoken["voice"],
-                    narration_seconds=spoken["duration"],
-                    narration=dg.MetadataValue.md(
-                        "\n".join(f"- {line['start']:.2f} s: {line['text']}" for line in spoken["lines"])
-                    ),
-                )
-            else:
-                meta["narration_engine"] = "none (silent track)"
-            if out.edits:
-                meta["edits_applied"] = dg.MetadataValue.json(out.edits)
-            if out.errors:
-                meta["attempt_errors"] = dg.MetadataValue.json(out.errors)
-        yield dg.MaterializeResult(asset_key=asset, metadata=meta)
-    for check in out.checks:
-        yield dg.AssetCheckResult(
-            asset_key="scene_video",
-            check_name=check.name,
-            passed=check.passed,
-            severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
-            description=check.description,
-            metadata={**check.metadata, "version": out.version},
+    edit = EditSpec(
+        config.edit_prompt, config.preserve_timing, config.version_increment,
+        config.expected_version or None,
+    ) if config.edit_prompt else None
+    try:
+        out = run_scene(
+            svc, video_key, number, task_id_of(context), context.run_id, edit=edit, force=config.force
         )
+    except Exception as exc:
+        request = load_request(svc.meta, video_key)
+        kept = stored_scene(svc, request, video_key, number) if edit else None
+        if kept is None:
+            raise
+        # A refused edit leaves the scene at its last good version, and says so there: the
+        # partition stays materialised (same data version) while the run fails with the reason.
+        store = svc.store_for(request)[0]
+        title = scene_title(svc, video_key, number)
+        yield from scene_events(store, kept, video_key, title, refused=str(exc))
+        raise dg.Failure(f"edit of scene {number} not applied: {exc}") from exc
+    store = svc.store_for(load_request(svc.meta, video_key))[0]
+    yield from scene_events(store, out, video_key, scene_title(svc, video_key, number))
     if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
         return
     # The scene's materialisations are logged above; the join's come after them, so the chain
     # sensor sees the video as already joined and requests nothing more.
     if config.edit_prompt:
-        joined = run_combine(svc, key["video"], task_id_of(context))
+        joined = run_combine(svc, video_key, task_id_of(context))
     else:
-        joined = join_when_complete(svc, key["video"], task_id_of(context))
+        joined = join_when_complete(svc, video_key, task_id_of(context))
     if joined is not None:
-        context.log.info(f"joined {key['video']} (version {joined.version}) in this run")
+        context.log.info(f"joined {video_key} (version {joined.version}) in this run")
         for asset, meta in output_metadata(joined).items():
-            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=key["video"], metadata=meta))
+            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=video_key, metadata=meta))

@@ -3,16 +3,17 @@
 import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
-from videogen_dagster.partitions import video_to_scenes, videos_partitions
+from videogen_dagster.partitions import no_partition_dependency, videos_partitions
 from videogen_dagster.pipeline.join import CombineOutcome, run_combine
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
 
+# Lineage scene -> joined video at the asset level (see partitions.py for why no partition one).
 _scene_deps = [
-    dg.AssetDep("scene_video", partition_mapping=video_to_scenes),
-    dg.AssetDep("scene_subtitles", partition_mapping=video_to_scenes),
+    dg.AssetDep("scene_video", partition_mapping=no_partition_dependency),
+    dg.AssetDep("scene_subtitles", partition_mapping=no_partition_dependency),
 ]
 
 
@@ -36,7 +37,8 @@ def video_outputs(
     svc = services(storage, metadata, llm, renderer)
     out = run_combine(svc, context.partition_key, task_id_of(context))
     for key, meta in output_metadata(out).items():
-        yield dg.MaterializeResult(asset_key=key, metadata=meta)
+        sha = meta["sha256"]
+        yield dg.MaterializeResult(asset_key=key, metadata=meta, data_version=dg.DataVersion(sha[:16]))
 
 
 def output_metadata(out: CombineOutcome) -> dict[str, dict]:
@@ -47,6 +49,11 @@ def output_metadata(out: CombineOutcome) -> dict[str, dict]:
             "sha256": out.video.sha256,
             "bytes": out.video.bytes,
             "version": out.version,
+            # True: its scenes are exactly those it was joined from last time; nothing was joined.
+            "reused": out.reused,
+            "scenes": dg.MetadataValue.json(
+                [{"scene": s["scene_id"], "version": s.get("version"), "title": s.get("title")} for s in out.result["scenes"]]
+            ),
             "duration": round(out.info.duration, 3),
             "scene_count": len(out.result["scenes"]),
             "join_method": out.method,

@@ -34,6 +34,7 @@ class CombineOutcome:
     info: ffmpeg.VideoInfo
     method: str
     result: dict
+    reused: bool = False  # the current joined version: its scenes are exactly those it was made from
 
 
 def scenes_token(scenes: dict[int, Scene], scene_count: int) -> str | None:
@@ -61,7 +62,13 @@ def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> Co
         return None
     plan = load_plan(svc.meta, video_key)
     token = scenes_token(scenes_by_number(svc.meta, video_key), plan.scene_count)
-    if token is None or not svc.meta.claim_join(video_key, token):
+    if token is None:
+        return None
+    if _joined_from(svc.meta.get_video(video_key), token):
+        # Nothing changed since the last join: the task completes with that video.
+        _reuse_join(svc, video_key, plan, task_id)
+        return None
+    if not svc.meta.claim_join(video_key, token):
         return None
     try:
         return run_combine(svc, video_key, task_id)
@@ -87,7 +94,39 @@ class _Join:
     work: Path
 
 
-def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOutcome:
+def _joined_from(video: Video | None, token: str | None) -> bool:
+    """Whether the video's current joined version was made from exactly these scene versions."""
+    combined = (video.combined if video else None) or {}
+    return bool(token) and combined.get("scenes_token") == token
+
+
+def _reuse_join(
+    svc: Services, video_key: str, plan: VideoPlan, task_id: str | None
+) -> CombineOutcome:
+    """The current joined video as the outcome, and the task completed with it."""
+    video = svc.meta.get_video(video_key)
+    assert video is not None and video.combined
+    c = video.combined
+    objs = {k: StoredObject(**{f: v for f, v in c[k].items() if f in StoredObject.__dataclass_fields__})
+            for k in ("video", "subtitles_srt", "subtitles_vtt", "manifest")}
+    info = ffmpeg.VideoInfo.from_metadata(c["video"].get("media") or {}, objs["video"].bytes)
+    record = snapshot_result(svc.meta, video_key, task_id)
+    task = svc.meta.get_task(task_id) if task_id else None
+    if task is not None and task.status not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.FAILED):
+        total = total_steps(plan.scene_count)
+        said = f"Video generation completed: nothing changed, joined version {video.combined_version} reused"
+        complete(svc.meta, task_id, total, said, record)
+    result = render_result(record, svc.stores)
+    assert info is not None
+    return CombineOutcome(
+        video.combined_version, objs["video"], objs["subtitles_srt"], objs["subtitles_vtt"],
+        objs["manifest"], info, str(c.get("join_method", "")), result, reused=True,
+    )
+
+
+def run_combine(
+    svc: Services, video_key: str, task_id: str | None, force: bool = False
+) -> CombineOutcome:
     plan = load_plan(svc.meta, video_key)
     scenes = scenes_by_number(svc.meta, video_key)
     missing = [
@@ -101,6 +140,9 @@ def run_combine(svc: Services, video_key: str, task_id: str | None) -> CombineOu
     task = svc.meta.get_task(task_id) if task_id else None
     edited = (task.scene_id or "the scene") if task and task.kind == TaskKind.EDIT else None
     total = EDIT_STEPS if edited else total_steps(plan.scene_count)
+    token = scenes_token(scenes, plan.scene_count)
+    if not edited and not force and _joined_from(svc.meta.get_video(video_key), token):
+        return _reuse_join(svc, video_key, plan, task_id)
     advance(
         svc.meta,
         task_id,
@@ -142,6 +184,8 @@ def _join(j: _Join) -> CombineOutcome:
         "subtitles_srt": srt.as_dict(),
         "subtitles_vtt": vtt.as_dict(),
         "join_method": method,
+        # The scene versions it was joined from: a later join of the same ones reuses it.
+        "scenes_token": scenes_token(j.scenes, j.plan.scene_count),
     }
     manifest = build_manifest(j.svc, j.plan, video, j.scenes, combined)
     man = j.store.put_bytes(key("manifest.json"), json.dumps(manifest, indent=2).encode())

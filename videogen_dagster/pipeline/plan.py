@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from videogen_dagster.authoring.planning import VideoPlan, topic_warnings
 from videogen_dagster.models import GenerateRequest, scene_id
 from videogen_dagster.pipeline.progress import advance, fail
 from videogen_dagster.pipeline.services import PipelineError, Services
+from videogen_dagster.pipeline.versions import (
+    coder_identity,
+    plan_inputs,
+    planner_identity,
+    scene_inputs,
+)
 from videogen_dagster.settings import get_settings
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus, Task
 from videogen_dagster.stores.metastore.status import TaskKind
@@ -113,20 +119,41 @@ class PlanOutcome:
     plan: VideoPlan
     version: int
     obj: StoredObject
+    reused: bool = False  # the stored plan, made from the same request by the same planner
+    briefs: dict[int, str] = field(default_factory=dict)  # versions.scene_inputs per scene
 
 
-def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
+def run_plan(
+    svc: Services, video_key: str, task_id: str | None, force: bool = False
+) -> PlanOutcome:
+    """Plan the video, or (unless `force`) reuse its plan when the request that shapes it and
+    the planner are unchanged; then queue its scenes."""
     request = load_request(svc.meta, video_key)
     total = total_steps(request.scene_count)
     if task_id:
         svc.meta.start_task(task_id)
     advance(svc.meta, task_id, 0, total, "Planning scenes...", "planning")
     try:
-        plan, version, obj = _plan_and_store(svc, request, video_key)
+        agents = svc.agents_for(request, video_key)
+        if agents is None and get_settings().llm.require:
+            raise LLMRequired()
+        video = svc.meta.get_video(video_key)
+        assert video is not None  # load_request found it
+        inputs = plan_inputs(video.request, planner_identity(svc.planner, agents))
+        stored = video.plan_object or {}
+        reused = not force and video.planned and stored.get("inputs") == inputs
+        if reused:
+            plan, version = VideoPlan.model_validate(video.plan), video.plan_version
+            obj = StoredObject(**{k: v for k, v in stored.items() if k != "inputs"})
+        else:
+            plan, version, obj = _plan_and_store(svc, request, video_key, agents)
     except Exception as exc:
         fail(svc.meta, task_id, "plan", exc, "Planning failed")
         raise
-    svc.meta.save_plan(video_key, plan.model_dump(mode="json"), version, obj.as_dict())
+    if not reused:
+        svc.meta.save_plan(
+            video_key, plan.model_dump(mode="json"), version, {**obj.as_dict(), "inputs": inputs}
+        )
     for s in plan.scenes:
         svc.meta.set_scene_status(
             video_key,
@@ -135,21 +162,32 @@ def run_plan(svc: Services, video_key: str, task_id: str | None) -> PlanOutcome:
             s.title,
             SceneStatus.QUEUED,
         )
+    said = "Plan unchanged (version {v}); checking scenes..." if reused else "Planned {n} scenes; rendering..."
     advance(
-        svc.meta, task_id, 1, total, f"Planned {plan.scene_count} scenes; rendering...", "planned"
+        svc.meta, task_id, 1, total, said.format(v=version, n=plan.scene_count), "planned"
     )
-    return PlanOutcome(plan, version, obj)
+    briefs = _briefs(svc, request, plan, agents)
+    return PlanOutcome(plan, version, obj, reused, briefs)
+
+
+def _briefs(svc: Services, request: GenerateRequest, plan: VideoPlan, agents) -> dict[int, str]:
+    """What each scene is made from (the scene step computes the same from the same inputs)."""
+    from videogen_dagster.pipeline.narration import NarrationError
+
+    try:
+        voice = svc.narrator.voice_for(request.narration_config) if svc.narrator else None
+    except NarrationError:
+        voice = "unavailable"
+    coder = coder_identity(svc.coder, agents)
+    return {s.scene_number: scene_inputs(request, s, voice, coder) for s in plan.scenes}
 
 
 def _plan_and_store(
-    svc: Services, request: GenerateRequest, video_key: str
+    svc: Services, request: GenerateRequest, video_key: str, agents
 ) -> tuple[VideoPlan, int, StoredObject]:
     store, prefix = svc.store_for(request)
     # A missing bucket or bad credentials fail here, before any rendering is spent.
     store.check()
-    agents = svc.agents_for(request, video_key)
-    if agents is None and get_settings().llm.require:
-        raise LLMRequired()
     try:
         plan = agents.plan(request) if agents else svc.planner(request)
     finally:

@@ -12,6 +12,7 @@ from videogen_dagster.pipeline import narration
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, total_steps
 from videogen_dagster.pipeline.progress import advance, clip, fail
+from videogen_dagster.pipeline.reuse import reusable_scene
 from videogen_dagster.pipeline.scene_job import Attempts, SceneJob, SceneOutcome, load_job
 from videogen_dagster.pipeline.scene_render import (
     check_timing,
@@ -22,6 +23,7 @@ from videogen_dagster.pipeline.scene_render import (
 )
 from videogen_dagster.pipeline.scene_store import store_scene
 from videogen_dagster.pipeline.services import PipelineError, Services
+from videogen_dagster.pipeline.versions import coder_identity, scene_inputs
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus
 
 
@@ -32,10 +34,23 @@ def run_scene(
     task_id: str | None,
     run_id: str | None,
     edit: EditSpec | None = None,
+    force: bool = False,
 ) -> SceneOutcome:
+    """One scene: reused as it is when its current version was made from the same inputs
+    (unless `force`, or an edit), else written, rendered and stored as a new version."""
     job = load_job(svc, video_key, scene_number, task_id, run_id, edit)
+    job.inputs = _inputs(job)
     if task_id:
         svc.meta.start_task(task_id)
+    if not (force or edit):
+        reused = reusable_scene(svc, job.request, video_key, scene_number, job.inputs)
+        if reused is not None:
+            svc.meta.set_scene_status(
+                video_key, scene_number, job.sid, job.scene_plan.title, SceneStatus.COMPLETED
+            )
+            _report_done(job, reused)
+            return reused
+    if task_id:
         _report_start(job)
     svc.meta.set_scene_status(
         video_key, scene_number, job.sid, job.scene_plan.title, SceneStatus.RENDERING
@@ -53,6 +68,17 @@ def run_scene(
         shutil.rmtree(work, ignore_errors=True)
     _report_done(job, outcome)
     return outcome
+
+
+def _inputs(job: SceneJob) -> str:
+    """What this scene is made from (versions.scene_inputs), with the voice it would speak in."""
+    svc = job.svc
+    try:
+        voice = svc.narrator.voice_for(job.request.narration_config) if svc.narrator else None
+    except narration.NarrationError:
+        voice = "unavailable"  # the render fails on it with the full message
+    coder = coder_identity(svc.coder, job.agents)
+    return scene_inputs(job.request, job.scene_plan, voice, coder)
 
 
 def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
@@ -129,7 +155,7 @@ def _report_start(job: SceneJob) -> None:
 
 def _report_done(job: SceneJob, outcome: SceneOutcome) -> None:
     if not job.edit:
-        return _report_scenes(job, "finished")
+        return _report_scenes(job, "unchanged, reused" if outcome.reused else "finished")
     message = f"Scene {job.number} edited: version {outcome.version}"
     advance(job.svc.meta, job.task_id, 2, EDIT_STEPS, message, "edited")
 

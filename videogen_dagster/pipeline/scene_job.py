@@ -37,6 +37,7 @@ class SceneJob:
     before: Scene | None = None  # an edit's starting point: the scene's current record
     edits: list[str] = field(default_factory=list)  # what the edit applied
     voice: SceneVoice | None = None  # the scene's spoken lines (None: silent)
+    inputs: str = ""  # versions.scene_inputs: what this scene is made from
 
     def speech(self, plan: ScenePlan | None = None) -> list[float] | None:
         """The spoken length of each narration line of `plan` (default: the scene's)."""
@@ -103,6 +104,9 @@ class SceneOutcome:
     layout: list[dict] = field(default_factory=list)  # the stored render's layout findings
     layout_checks: int = 0  # animations the layout inspector looked at (0: not inspected)
     checks: list = field(default_factory=list)  # checks.Check of the stored scene
+    inputs: str | None = None  # versions.scene_inputs the version was made from
+    data_version: str | None = None  # versions.render_version of the stored video
+    reused: bool = False  # the current version, reused: nothing was written or rendered
 
 
 def load_job(

@@ -10,6 +10,7 @@ from videogen_dagster.media import ffmpeg
 from videogen_dagster.pipeline import narration
 from videogen_dagster.pipeline.checks import scene_checks
 from videogen_dagster.pipeline.scene_job import Rendered, SceneJob, SceneOutcome
+from videogen_dagster.pipeline.versions import render_version
 from videogen_dagster.stores.objectstore import scene_object_key
 
 SCENE_FILES = {
@@ -56,6 +57,10 @@ def store_scene(
     extra = {"attempts": attempts, "coder": generated.coder, **({"llm": llm} if llm else {})}
     if spoken:
         extra["narration"] = spoken
+    # What the version was made from (a later run with the same inputs reuses it) and the data
+    # version Dagster shows for its video.
+    data_version = render_version(objects["source"].sha256, job.request, job.voice and job.voice.voice)
+    extra.update(inputs=job.inputs, data_version=data_version)
     findings = [f.to_dict() for f in rendered.result.layout]
     extra["layout"] = {"checks": rendered.result.layout_checks, "findings": findings}
     # Only after every object is written does the record point at them.
@@ -80,6 +85,7 @@ def store_scene(
     outcome = SceneOutcome(n, version, objects, info, rendered.result.seconds, 1, generated.coder, [])
     outcome.narration = spoken
     outcome.layout, outcome.layout_checks = findings, rendered.result.layout_checks
+    outcome.inputs, outcome.data_version = job.inputs, data_version
     outcome.checks = scene_checks(
         info, job.request.render_config, findings, rendered.result.layout_checks
     )
