@@ -54,7 +54,7 @@ def test_the_join_is_claimed_once_per_set_of_scenes(svc):
     # The same set of scenes is joined once; a new version of a scene is a new set.
     assert join_when_complete(svc, VIDEO, "t1") is None
     assert join_when_complete(svc, VIDEO, None) is None
-    run_scene(svc, VIDEO, 1, None, None)
+    run_scene(svc, VIDEO, 1, None, None, force=True)  # unchanged inputs: forced
     again = join_when_complete(svc, VIDEO, None)
     assert again is not None and again.version == 2
 

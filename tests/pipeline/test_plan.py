@@ -33,7 +33,9 @@ def test_run_plan_stores_the_plan_and_queues_every_scene(svc):
 def test_a_second_plan_is_a_new_version(svc):
     start_task(svc)
     run_plan(svc, VIDEO, None)
-    assert run_plan(svc, VIDEO, None).version == 2
+    # The same request by the same planner reuses the plan, unless forced.
+    assert run_plan(svc, VIDEO, None).version == 1
+    assert run_plan(svc, VIDEO, None, force=True).version == 2
 
 
 def test_a_failing_planner_fails_the_task(svc):

@@ -49,9 +49,10 @@ SCENE_FIELDS = [
 
 
 def _generate(svc, task_id):
-    run_plan(svc, VIDEO, task_id)
+    # Forced: a second generation of the same request would otherwise reuse everything.
+    run_plan(svc, VIDEO, task_id, force=True)
     for n in (1, 2):
-        run_scene(svc, VIDEO, n, task_id, None)
+        run_scene(svc, VIDEO, n, task_id, None, force=True)
     assert join_when_complete(svc, VIDEO, task_id) is not None
 
 

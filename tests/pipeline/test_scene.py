@@ -49,7 +49,11 @@ def test_fresh_render_stores_every_file_and_reports_progress(svc, renderer):
         0.01,
     )
     # The fake renderer reports no layout inspection (checks 0), so no findings either.
-    assert history.extra == {"attempts": [], "coder": out.coder, "layout": {"checks": 0, "findings": []}}
+    assert history.extra == {
+        "attempts": [], "coder": out.coder, "layout": {"checks": 0, "findings": []},
+        "inputs": out.inputs, "data_version": out.data_version,
+    }
+    assert out.inputs and out.data_version
     # While rendering: the task says which scene started; after: how many are done.
     started = seen[0]
     assert (started.progress, started.current_step) == (20, "render_scene_1")
