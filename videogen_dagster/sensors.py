@@ -81,7 +81,7 @@ def scene_requests(
     video = record.partition_key
     assert video
     tags = _run_tags(instance, record.run_id)
-    if _stopped(meta, tags):
+    if _stopped(meta, tags) or _unchanged(record):
         return []
     passed = _passed(tags)
     titles = _titles(record)
@@ -94,6 +94,13 @@ def scene_requests(
         )
         for n in range(1, _scene_count(record) + 1)
     ]
+
+
+def _unchanged(record: dg.EventLogRecord) -> bool:
+    """The plan step found the plan, every scene and the join unchanged: nothing to render."""
+    mat = record.asset_materialization
+    value = mat.metadata.get("unchanged") if mat else None
+    return bool(getattr(value, "value", False))
 
 
 def _titles(record: dg.EventLogRecord) -> dict[int, str]:

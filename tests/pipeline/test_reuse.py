@@ -126,3 +126,21 @@ def test_inputs_hashes_follow_what_a_scene_is_made_from():
     assert base != scene_inputs(req, changed, piper, "offline:x")
     assert render_version("a" * 64, req, piper) != render_version("b" * 64, req, piper)
     assert code_version().startswith("manim-")
+
+
+def test_the_plan_step_finishes_a_generation_where_nothing_changed(svc, renderer):
+    from videogen_dagster.pipeline.reuse import finish_if_unchanged
+
+    _generate(svc, "t1")
+    start_task(svc, "t2")
+    plan = run_plan(svc, VIDEO, "t2")
+    assert finish_if_unchanged(svc, VIDEO, "t2", plan.briefs)
+    task = svc.meta.get_task("t2")
+    assert task.status == "completed" and task.result["combined_version"] == 1
+    assert [s.status for s in svc.meta.list_scenes(VIDEO)] == ["completed", "completed"]
+
+    # One scene's voice (or anything in its brief) changed: the scene runs decide.
+    start_task(svc, "t3", quality="low")
+    plan = run_plan(svc, VIDEO, "t3")
+    assert plan.reused and not finish_if_unchanged(svc, VIDEO, "t3", plan.briefs)
+    assert svc.meta.get_task("t3").status != "completed"

@@ -17,6 +17,7 @@ from videogen_dagster.partitions import (
     videos_partitions,
 )
 from videogen_dagster.pipeline.plan import run_plan
+from videogen_dagster.pipeline.reuse import finish_if_unchanged
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -67,6 +68,11 @@ def scene_plan(
     if config.content_prompt or config.scene_count or config.quality:
         _apply_config(svc.meta, video_key, config)
     out = run_plan(svc, video_key, task_id_of(context), force=config.force)
+    # Nothing changed at all (plan, every scene, the join): the task completes here, and the
+    # chain sensor launches no scene run (`unchanged` below).
+    unchanged = out.reused and finish_if_unchanged(svc, video_key, task_id_of(context), out.briefs)
+    if unchanged:
+        context.log.info(f"{video_key}: plan, scenes and joined video unchanged; nothing to make")
     # The video's scene partitions are exactly its planned scenes, added before any scene run.
     keys = sync_scene_partitions(context.instance, video_key, out.plan.scene_count)
     for key, s in zip(keys, out.plan.scenes, strict=True):
@@ -90,6 +96,8 @@ def scene_plan(
         data_version=dg.DataVersion(out.obj.sha256[:16]),
         metadata={
             "reused": out.reused,
+            # True: every scene and the joined video were made from these inputs already.
+            "unchanged": unchanged,
             "scene_partitions": dg.MetadataValue.json(keys),
             "uri": dg.MetadataValue.url(out.obj.uri),
             "sha256": out.obj.sha256,

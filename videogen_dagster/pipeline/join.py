@@ -64,9 +64,9 @@ def join_when_complete(svc: Services, video_key: str, task_id: str | None) -> Co
     token = scenes_token(scenes_by_number(svc.meta, video_key), plan.scene_count)
     if token is None:
         return None
-    if _joined_from(svc.meta.get_video(video_key), token):
+    if joined_from(svc.meta.get_video(video_key), token):
         # Nothing changed since the last join: the task completes with that video.
-        _reuse_join(svc, video_key, plan, task_id)
+        reuse_join(svc, video_key, plan, task_id)
         return None
     if not svc.meta.claim_join(video_key, token):
         return None
@@ -94,13 +94,13 @@ class _Join:
     work: Path
 
 
-def _joined_from(video: Video | None, token: str | None) -> bool:
+def joined_from(video: Video | None, token: str | None) -> bool:
     """Whether the video's current joined version was made from exactly these scene versions."""
     combined = (video.combined if video else None) or {}
     return bool(token) and combined.get("scenes_token") == token
 
 
-def _reuse_join(
+def reuse_join(
     svc: Services, video_key: str, plan: VideoPlan, task_id: str | None
 ) -> CombineOutcome:
     """The current joined video as the outcome, and the task completed with it."""
@@ -141,8 +141,8 @@ def run_combine(
     edited = (task.scene_id or "the scene") if task and task.kind == TaskKind.EDIT else None
     total = EDIT_STEPS if edited else total_steps(plan.scene_count)
     token = scenes_token(scenes, plan.scene_count)
-    if not edited and not force and _joined_from(svc.meta.get_video(video_key), token):
-        return _reuse_join(svc, video_key, plan, task_id)
+    if not edited and not force and joined_from(svc.meta.get_video(video_key), token):
+        return reuse_join(svc, video_key, plan, task_id)
     advance(
         svc.meta,
         task_id,

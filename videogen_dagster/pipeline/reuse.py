@@ -11,8 +11,11 @@ from __future__ import annotations
 from videogen_dagster.media import ffmpeg
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline.checks import scene_checks
+from videogen_dagster.pipeline.join import joined_from, reuse_join, scenes_by_number
+from videogen_dagster.pipeline.plan import load_plan, load_request
 from videogen_dagster.pipeline.scene_job import SceneOutcome
 from videogen_dagster.pipeline.services import Services
+from videogen_dagster.stores.metastore import SceneStatus
 from videogen_dagster.stores.objectstore import StoredObject
 
 SCENE_KINDS = ("source", "video", "thumbnail", "subtitles")
@@ -65,3 +68,27 @@ def reusable_scene(
 def _stored_object(d: dict) -> StoredObject:
     fields = StoredObject.__dataclass_fields__
     return StoredObject(**{k: v for k, v in d.items() if k in fields})
+
+
+def finish_if_unchanged(svc: Services, video_key: str, task_id: str | None, briefs: dict[int, str]) -> bool:
+    """After a reused plan: when every scene's current version was made from its brief and the
+    joined video from exactly those versions, nothing is to be made. The scenes go back to
+    completed, the task completes with the joined video as it is, and True tells the caller that
+    no scene run is needed (False: the scene runs decide scene by scene)."""
+    request, plan = load_request(svc.meta, video_key), load_plan(svc.meta, video_key)
+    if set(briefs) != set(range(1, plan.scene_count + 1)):
+        return False
+    outs = {n: reusable_scene(svc, request, video_key, n, brief) for n, brief in briefs.items()}
+    if any(o is None for o in outs.values()):
+        return False
+    # scenes_token's form, from the versions themselves (the plan step marked them queued).
+    token = ",".join(f"{n}:{o.version}:{o.objects['video'].sha256}" for n, o in sorted(outs.items()) if o)
+    if not joined_from(svc.meta.get_video(video_key), token):
+        # Scenes unchanged but joined from other versions (an edit since): the scene runs reuse
+        # their renders and the last one joins.
+        return False
+    scenes = scenes_by_number(svc.meta, video_key)
+    for s in plan.scenes:
+        svc.meta.set_scene_status(video_key, s.scene_number, scenes[s.scene_number].scene_id, s.title, SceneStatus.COMPLETED)
+    reuse_join(svc, video_key, plan, task_id)
+    return True
