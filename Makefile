@@ -44,7 +44,9 @@ up: deps $(DAGSTER_HOME)/dagster.yaml
 	@# Create/upgrade the instance's SQLite storage once, before two processes race to create it
 	@# (a fresh DAGSTER_HOME crashed the webserver: UNIQUE constraint failed: alembic_version).
 	@$(BIN)/dagster instance migrate >/dev/null
-	@trap 'kill 0' INT TERM EXIT; \
+	@# Every URL the three make is a signed HTTP URL of this bridge (README: Objects over HTTP).
+	@export VIDEOGEN_PUBLIC_URL="$${VIDEOGEN_PUBLIC_URL:-http://127.0.0.1:$(API_PORT)}"; \
+	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/dagster-daemon run -w workspace.yaml & \
 	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p $(WEB_PORT) & \
 	DAGSTER_PORT=$(WEB_PORT) $(BIN)/uvicorn api_bridge.main:app --host 127.0.0.1 --port $(API_PORT) & \

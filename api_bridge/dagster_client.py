@@ -1,8 +1,9 @@
 """The bridge's only way to Dagster: the webserver's GraphQL API (never asset code).
 
 This module launches runs and registers partitions (retried by one RetryPolicy); the questions
-about runs are in dagster_runs.py, the health judgement in dagster_health.py, the errors and the
-launch mutation in dagster_errors.py. GraphQL answers are Dagster's wire documents."""
+about runs are in dagster_runs.py, a video's partitions and their removal in dagster_videos.py,
+the health judgement in dagster_health.py, the errors and the launch mutation in
+dagster_errors.py. GraphQL answers are Dagster's wire documents."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from api_bridge.dagster_errors import (
 )
 from api_bridge.dagster_health import dagster_health
 from api_bridge.dagster_runs import RunInfo, RunQueries
+from api_bridge.dagster_videos import VideoQueries
 from videogen_dagster.retry import RetryPolicy
 
 __all__ = ["LAUNCH_ID_TAG", "DagsterClient", "DagsterRejected", "DagsterUnavailable", "RunInfo"]
@@ -46,7 +48,7 @@ def launch_retry(seconds: float) -> RetryPolicy:
     )
 
 
-class DagsterClient(RunQueries):
+class DagsterClient(RunQueries, VideoQueries):
     """Thread-safe: one pooled httpx client serves every request thread (the dagster-graphql
     client's transport is not: concurrent launches failed with "already connected")."""
 

@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from api_bridge import errors
 from api_bridge.middleware import BodyLimitMiddleware
-from api_bridge.routers import agents, batches, video_generation
+from api_bridge.routers import agents, batches, objects, video_generation, videos
 from api_bridge.schemas import ERROR_DESCRIPTIONS, ErrorPublic
 from api_bridge.settings import get_settings
 
@@ -60,8 +60,10 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             if responses.pop("422", None) is not None and "400" not in responses and _validates(operation):
                 responses["400"] = {"description": ERROR_DESCRIPTIONS[400],
                                     "content": {"application/json": {"schema": _ERROR_REF}}}
+            # A signed object URL works without a token ({}: none needed), or with a valid one.
+            optional = operation.pop("x-bearer-optional", False)
             if auth and "401" in responses:
-                operation["security"] = [{BEARER: []}]
+                operation["security"] = [{BEARER: []}, {}] if optional else [{BEARER: []}]
     if "ErrorPublic" not in schemas:
         schemas["ErrorPublic"] = ErrorPublic.model_json_schema(ref_template="#/components/schemas/{model}")
     paths = json.dumps(doc.get("paths", {}))
@@ -87,6 +89,8 @@ def create_app(max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(video_generation.router)
     app.include_router(batches.router)
     app.include_router(agents.router)
+    app.include_router(objects.router)
+    app.include_router(videos.router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=max_body_bytes if max_body_bytes is not None else lambda: get_settings().max_body_bytes,

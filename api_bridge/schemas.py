@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -181,6 +181,36 @@ class BatchStatusPublic(BaseModel):
     status: str  # running | done
     counts: dict[str, int]
     entries: list[dict[str, Any]]
+
+
+class VideoPartitionsPublic(BaseModel):
+    videos: list[str] = Field(description="the video's key in the `videos` partitions (empty: it had none)")
+    scenes: list[str] = Field(description="its scene keys in the `scenes` partitions (`<video_key>/NN`)")
+
+
+class VideoRecordsPublic(BaseModel):
+    videos: int
+    tasks: int
+    scenes: int
+    scene_versions: int
+    scene_edits: int
+
+
+class VideoDeleted(BaseModel):
+    """What DELETE /api/v1/videos/{project_id}/{session_id} removed."""
+
+    video_key: str
+    project_id: str
+    session_id: str
+    status: Literal["deleted"] = "deleted"
+    message: str
+    partitions: VideoPartitionsPublic = Field(
+        description="Dagster partitions deleted, each with its materialisations and other events")
+    records: VideoRecordsPublic = Field(
+        description="metadata records deleted per table (its tasks then answer 404)")
+    objects: int | None = Field(
+        description="stored objects deleted (every version); null when delete_objects is false and they are kept")
+    deleted_at: str
 
 
 class HealthPublic(BaseModel):

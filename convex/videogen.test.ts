@@ -141,3 +141,36 @@ describe("videos", () => {
     expect((await t.query(api.videos.get, { videoKey: "p.s" }))?.llmUsage?.totalTokens).toBe(55);
   });
 });
+
+describe("removing a video", () => {
+  test("remove deletes the video, its scenes, versions, edits and tasks, and nothing else", async () => {
+    const t = convexTest(schema, modules);
+    for (const videoKey of ["p.s", "p.other"]) {
+      await t.mutation(api.videos.upsert, {
+        videoKey, projectId: "p", sessionId: videoKey.slice(2), prompt: "x", sceneCount: 1, status: "completed",
+        planVersion: 1, combinedVersion: 1, updatedAt: now(0),
+      });
+      await t.mutation(api.tasks.upsert, { ...task, taskId: `t-${videoKey}`, videoKey });
+      await t.mutation(api.scenes.recordVersion, {
+        videoKey, sceneNumber: 1, sceneId: `${videoKey}_scene_1`, title: "T", version: 1,
+        editedBy: "pipeline", duration: 4, assets: [asset("video", `${videoKey}/v1/scene.mp4`)], createdAt: now(1),
+      });
+      await t.mutation(api.scenes.recordEdit, {
+        videoKey, sceneNumber: 1, fromVersion: 1, toVersion: 1, editPrompt: "make it blue",
+        model: "offline-editor", applied: ["colour"], createdAt: now(2),
+      });
+    }
+    const removed = await t.mutation(api.videos.remove, { videoKey: "p.s" });
+    expect(removed).toEqual({ videos: 1, tasks: 1, scenes: 1, sceneVersions: 1, sceneEdits: 1 });
+    expect(await t.query(api.videos.get, { videoKey: "p.s" })).toBeNull();
+    expect(await t.query(api.tasks.status, { taskId: "t-p.s" })).toBeNull();
+    expect(await t.query(api.scenes.history, { videoKey: "p.s", sceneNumber: 1 })).toEqual([]);
+    expect(await t.query(api.scenes.edits, { videoKey: "p.s", sceneNumber: 1 })).toEqual([]);
+    // A replay removes nothing more; the other video is untouched.
+    expect(await t.mutation(api.videos.remove, { videoKey: "p.s" })).toEqual({
+      videos: 0, tasks: 0, scenes: 0, sceneVersions: 0, sceneEdits: 0,
+    });
+    expect((await t.query(api.videos.get, { videoKey: "p.other" }))?.scenes.length).toBe(1);
+    expect(await t.query(api.tasks.status, { taskId: "t-p.other" })).not.toBeNull();
+  });
+});

@@ -65,3 +65,44 @@ export const byProject = query({
       .collect();
   },
 });
+
+/**
+ * Remove a video and everything recorded about it: its scenes, their version history and edits,
+ * and its tasks (in one transaction). Idempotent: removing a video that is not there removes
+ * nothing. Returns how many documents of each table were removed.
+ */
+export const remove = mutation({
+  args: { videoKey: v.string() },
+  handler: async (ctx, { videoKey }) => {
+    const videos = await ctx.db
+      .query("videos")
+      .withIndex("by_videoKey", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    const tasks = await ctx.db
+      .query("tasks")
+      .withIndex("by_video", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    const scenes = await ctx.db
+      .query("scenes")
+      .withIndex("by_video_number", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    const sceneVersions = await ctx.db
+      .query("sceneVersions")
+      .withIndex("by_scene_version", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    const sceneEdits = await ctx.db
+      .query("sceneEdits")
+      .withIndex("by_scene", (q) => q.eq("videoKey", videoKey))
+      .collect();
+    for (const doc of [...videos, ...tasks, ...scenes, ...sceneVersions, ...sceneEdits]) {
+      await ctx.db.delete(doc._id);
+    }
+    return {
+      videos: videos.length,
+      tasks: tasks.length,
+      scenes: scenes.length,
+      sceneVersions: sceneVersions.length,
+      sceneEdits: sceneEdits.length,
+    };
+  },
+});

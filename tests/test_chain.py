@@ -9,7 +9,6 @@ from videogen_dagster import pipeline
 from videogen_dagster.assets.common import services
 from videogen_dagster.definitions import build_definitions, default_resources
 from videogen_dagster.models import GenerateRequest
-from videogen_dagster.pipeline import PipelineError
 from videogen_dagster.sensors import video_chain_sensor
 from videogen_dagster.tags import TASK_TAG
 

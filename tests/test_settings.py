@@ -17,7 +17,10 @@ from .conftest import run_cli
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("videogen_dagster", "api_bridge", "bench")
 # Files that copy the environment only to build a child process's environment.
-CHILD_ENV_BUILDERS = {"bench/bench_generate.py", "bench/_stack.py", "bench/bench_narration.py", "bench/bench_evaluate.py"}
+CHILD_ENV_BUILDERS = {
+    "bench/bench_generate.py", "bench/_stack.py", "bench/bench_narration.py", "bench/bench_evaluate.py",
+    "bench/bench_reuse.py",
+}
 
 
 def _sources():
@@ -103,6 +106,7 @@ def test_defaults_are_the_documented_ones():
     assert (d.home, d.host, d.port, d.location, d.timeout_seconds, d.launch_retry_seconds,
             d.max_concurrent_launches) == (None, "127.0.0.1", 3000, "videogen_dagster", 10.0, 30.0, 4)
     assert (s.convex.url, s.convex.deploy_key) == (None, None)
+    assert (s.urls.public_url, s.urls.seconds, s.urls.signing_key) == (None, 3600, None)
 
 
 def test_every_variable_is_in_the_readme():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +18,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from videogen_dagster import cli_delete
+from videogen_dagster.instance import dagster_instance as _instance
+from videogen_dagster.instance import prepare_dagster_home
 from videogen_dagster.models import (
     MAX_SCENES,
     QUALITIES,
@@ -40,23 +41,6 @@ from videogen_dagster.tags import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME (default ./var/dagster) with the project's dagster.yaml in it."""
-    home = (get_settings().dagster.home or Path("var/dagster")).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    src = REPO_ROOT / "dagster.yaml"
-    if src.exists() and not (home / "dagster.yaml").exists():
-        shutil.copyfile(src, home / "dagster.yaml")
-    return home
-
-
-def _instance():
-    """The Dagster instance at DAGSTER_HOME (the one `make up`'s UI shows)."""
-    import dagster as dg
-
-    return dg.DagsterInstance.from_config(str(prepare_dagster_home()))
 
 
 def _log(quiet: bool, msg: str) -> None:
@@ -117,7 +101,11 @@ def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] 
     # The plan run shows what it was asked (prompt, scenes, quality), as from the bridge.
     plan_tags = plan_run_tags(video_key, task_id, load_request(meta, video_key), partition=False)
     planned = scenes is not None or _run_step(PLAN_JOB, video_key, {**plan_tags, **tags})
-    if planned:
+    done = meta.get_task(task_id)
+    if planned and done is not None and done.status == TaskStatus.COMPLETED:
+        # The plan step found nothing changed (plan, scenes, joined video): nothing to render.
+        _log(quiet, "[videogen] nothing changed since the last generation: reused as it is")
+    elif planned:
         if scenes is None:
             video = meta.get_video(video_key)
             assert video is not None  # registered before the plan run

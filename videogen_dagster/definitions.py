@@ -5,9 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from videogen_dagster.assets.plan import scene_plan
+from videogen_dagster.assets.plan import scene_brief, scene_plan
 from videogen_dagster.assets.scenes import scene_assets
 from videogen_dagster.assets.video import video_outputs
+from videogen_dagster.dagster_removal import remove_video_job
 from videogen_dagster.jobs import (
     agent_render_job,
     batch_from_topics_job,
@@ -73,8 +74,8 @@ def _nightly_batch() -> dg.ScheduleDefinition:
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[scene_plan, scene_assets, video_outputs],
-        jobs=[plan_job, scene_job, combine_job, batch_from_topics_job, agent_render_job],
+        assets=[scene_plan, scene_brief, scene_assets, video_outputs],
+        jobs=[plan_job, scene_job, combine_job, batch_from_topics_job, agent_render_job, remove_video_job],
         sensors=[video_chain_sensor, convex_outbox_sensor, batch_sensor],
         schedules=[_nightly_batch()],
         resources=resources or default_resources(),

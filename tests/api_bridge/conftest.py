@@ -27,7 +27,7 @@ def token(projects: list[str]) -> dict:
 class Stack:
     """The three servers; each can be stopped (killed) and started again by a test."""
 
-    def __init__(self, var: Path, extra_env: dict | None = None):
+    def __init__(self, var: Path, extra_env: dict | None = None, public_url: bool = False):
         self.var = var
         home = var / "dagster"
         home.mkdir()
@@ -35,6 +35,8 @@ class Stack:
         self.web, self.api = free_port(), free_port()
         self.env = {**os.environ, "DAGSTER_HOME": str(home), "VIDEOGEN_VAR_DIR": str(var),
                     "DAGSTER_PORT": str(self.web), "JWT_SECRET": SECRET, **(extra_env or {})}
+        if public_url:  # objects served by the bridge at signed URLs, as `make up` does
+            self.env["VIDEOGEN_PUBLIC_URL"] = f"http://127.0.0.1:{self.api}"
         self.bin = Path(sys.executable).parent
         self.logs = open(var / "servers.log", "w")  # noqa: SIM115
         self.graphql = f"http://127.0.0.1:{self.web}/graphql"
@@ -80,8 +82,8 @@ class Stack:
         return httpx.Client(base_url=f"http://127.0.0.1:{self.api}", timeout=timeout)
 
 
-def start_stack(var: Path, extra_env: dict | None = None) -> Stack:
-    s = Stack(var, extra_env)
+def start_stack(var: Path, extra_env: dict | None = None, public_url: bool = False) -> Stack:
+    s = Stack(var, extra_env, public_url)
     # One process creates the instance's storage before two race to (as `make up` does).
     subprocess.run([s.bin / "dagster", "instance", "migrate"], cwd=REPO, env=s.env, check=True,
                    capture_output=True, timeout=120)

@@ -219,3 +219,42 @@ def test_edit_scene_over_http(stack):
     assert client.post(f"{BASE}/edit-scene", headers=a, json={**edit, "scene_id": "nope_scene_1"}).status_code == 404
     other = client.post(f"{BASE}/edit-scene", headers=_token(["proj_b"]), json={**edit, "project_id": "proj_b"})
     assert other.status_code == 404
+
+
+def _asset_partitions(graphql: str, asset: str, keys: list[str]) -> tuple[list[str], list[str]]:
+    """(the asset's partition keys among `keys`, the partitions of its materialisations of `keys`)."""
+    q = """query($path: [String!]!, $keys: [String!]) { assetNodeOrError(assetKey: {path: $path}) {
+             ... on AssetNode { partitionKeys assetMaterializations(partitions: $keys) { partition } } } }"""
+    node = httpx.post(graphql, json={"query": q, "variables": {"path": [asset], "keys": keys}}).json()["data"]
+    node = node["assetNodeOrError"]
+    return ([k for k in node["partitionKeys"] if k in keys], [m["partition"] for m in node["assetMaterializations"]])
+
+
+def test_delete_a_video_over_http(stack):
+    """DELETE /api/v1/videos/...: refused while it runs; then its partitions, their
+    materialisations (wiped by remove_video_job, launched over GraphQL), its records and objects."""
+    client, var, ctl = stack
+    a = _token(["proj_a"])
+    task_id, video = _generate(client, a, 2, 3, with_video=True)
+    project, session = video.split(".")
+    url = f"/api/v1/videos/{project}/{session}"
+    busy = client.delete(url, headers=a)
+    assert busy.status_code == 409 and busy.json()["error_code"] == "CONFLICT", busy.text
+    status, _ = _poll(client, task_id, a)
+    assert status["status"] == "completed", status
+    scenes, everything = [f"{video}/01", f"{video}/02"], [video, f"{video}/01", f"{video}/02"]
+    assert _asset_partitions(ctl["graphql"], "scene_video", everything)[1]
+    assert client.delete(url, headers=_token(["proj_b"])).status_code == 404
+    deadline = time.monotonic() + 30
+    while (r := client.delete(url, headers=a, params={"delete_objects": "true"})).status_code == 409:
+        assert time.monotonic() < deadline, r.text  # the last scene run is still logging its events
+        time.sleep(0.5)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["partitions"] == {"videos": [video], "scenes": scenes}
+    assert body["records"]["videos"] == 1 and body["records"]["tasks"] == 1 and body["objects"] > 5
+    for asset in ("scene_plan", "scene_video", "combined_video", "video_manifest"):
+        assert _asset_partitions(ctl["graphql"], asset, everything) == ([], []), asset
+    assert client.get(f"{BASE}/tasks/{task_id}/status", headers=a).status_code == 404
+    assert not (var / "objects" / "projects" / project / session).exists()
+    assert client.delete(url, headers=a).status_code == 404

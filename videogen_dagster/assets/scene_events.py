@@ -11,6 +11,10 @@ from videogen_dagster.pipeline.scene_job import SceneOutcome
 from videogen_dagster.pipeline.services import Services
 from videogen_dagster.stores.objectstore import ObjectStore
 
+# Previews in the Dagster UI are signed (or presigned) URLs kept in the event log: they stay
+# openable for a week, S3's longest presign; later, the API's result gives fresh ones.
+PREVIEW_SECONDS = 7 * 24 * 3600
+
 ASSETS = (
     ("source", "scene_source"),
     ("video", "scene_video"),
@@ -35,7 +39,7 @@ def scene_events(
     }
     if refused:
         common["edit_refused"] = dg.MetadataValue.md(f"Not applied; the scene stays at version {out.version}.\n\n{refused}")
-    urls = {kind: _http_url(store, obj.key) for kind, obj in out.objects.items()}
+    urls = {kind: http_url(store, obj.key) for kind, obj in out.objects.items()}
     for kind, asset in ASSETS:
         obj = out.objects[kind]
         meta = {
@@ -69,10 +73,10 @@ def scene_title(svc: Services, video_key: str, number: int) -> str:
     return scene.title if scene else f"scene {number}"
 
 
-def _http_url(store: ObjectStore, key: str) -> str | None:
+def http_url(store: ObjectStore, key: str) -> str | None:
     """An address a browser opens (a signed or public URL); None for file:// ones."""
     try:
-        url = store.url(key)
+        url = store.url(key, expires_in=PREVIEW_SECONDS)
     except Exception:  # noqa: BLE001 - a preview is optional; the uri is always there
         return None
     return url if url.startswith(("http://", "https://")) else None

@@ -105,5 +105,5 @@ def scene_assets(
         joined = join_when_complete(svc, video_key, task_id_of(context))
     if joined is not None:
         context.log.info(f"joined {video_key} (version {joined.version}) in this run")
-        for asset, meta in output_metadata(joined).items():
+        for asset, meta in output_metadata(joined, store).items():
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=video_key, metadata=meta))

@@ -3,12 +3,15 @@
 import dagster as dg
 
 from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.assets.scene_events import http_url
 from videogen_dagster.partitions import no_partition_dependency, videos_partitions
 from videogen_dagster.pipeline.join import CombineOutcome, run_combine
+from videogen_dagster.pipeline.plan import load_request
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
+from videogen_dagster.stores.objectstore import ObjectStore
 
 # Lineage scene -> joined video at the asset level (see partitions.py for why no partition one).
 _scene_deps = [
@@ -36,14 +39,16 @@ def video_outputs(
     """Join the scenes the plan names (all of them, or fail) and write the manifest."""
     svc = services(storage, metadata, llm, renderer)
     out = run_combine(svc, context.partition_key, task_id_of(context))
-    for key, meta in output_metadata(out).items():
+    store = svc.store_for(load_request(svc.meta, context.partition_key))[0]
+    for key, meta in output_metadata(out, store).items():
         sha = meta["sha256"]
         yield dg.MaterializeResult(asset_key=key, metadata=meta, data_version=dg.DataVersion(sha[:16]))
 
 
-def output_metadata(out: CombineOutcome) -> dict[str, dict]:
-    """The metadata of `combined_video` and `video_manifest` for one join."""
-    return {
+def output_metadata(out: CombineOutcome, store: ObjectStore | None = None) -> dict[str, dict]:
+    """The metadata of `combined_video` and `video_manifest` for one join (with `store`, the
+    addresses a browser opens)."""
+    meta = {
         "combined_video": {
             "uri": dg.MetadataValue.url(out.video.uri),
             "sha256": out.video.sha256,
@@ -67,3 +72,8 @@ def output_metadata(out: CombineOutcome) -> dict[str, dict]:
             "version": out.version,
         },
     }
+    for asset, obj in (("combined_video", out.video), ("video_manifest", out.manifest)):
+        url = http_url(store, obj.key) if store else None
+        if url:
+            meta[asset]["url"] = dg.MetadataValue.url(url)
+    return meta

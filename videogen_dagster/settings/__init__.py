@@ -29,6 +29,7 @@ from videogen_dagster.settings.groups import (
     LLMSettings,
     MiB,
     ModelRoute,
+    ObjectUrlSettings,
     S3Settings,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "LLMSettings",
     "MiB",
     "ModelRoute",
+    "ObjectUrlSettings",
     "Problem",
     "S3Settings",
     "Settings",

@@ -25,14 +25,15 @@ from videogen_dagster.settings.groups import (
     ConvexSettings,
     DagsterSettings,
     LLMSettings,
+    ObjectUrlSettings,
     S3Settings,
     SpeechSettings,
 )
 
 
 class Settings(BaseSettings):
-    """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`, `speech`; the
-    rest (local state, scene concurrency, the bridge's own) at the top."""
+    """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`, `speech`,
+    `urls`; the rest (local state, scene concurrency, the bridge's own) at the top."""
 
     model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    urls: ObjectUrlSettings = Field(default_factory=ObjectUrlSettings)
     # The bridge: JWT auth (HS256 secret, or an RS256/ES256 public key; optional audience). With
     # neither, the bridge runs open.
     jwt_secret: str | None = Field(None, alias="JWT_SECRET", repr=False)
@@ -68,8 +70,8 @@ class Settings(BaseSettings):
             raise SettingsError([problem_of(e, VARIABLES, MODELS_FILE_VARIABLE) for e in exc.errors()]) from None
 
     @model_validator(mode="after")
-    def _s3_usable(self) -> Settings:
-        if problems := self.s3.problems():
+    def _usable(self) -> Settings:
+        if problems := self.s3.problems() + self.urls.problems():
             raise SettingsError(problems)
         return self
 

@@ -200,3 +200,32 @@ class DagsterSettings(Group):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+
+
+class ObjectUrlSettings(Group):
+    """The local store's objects over HTTP: signed, expiring URLs served by the REST bridge
+    (`GET /api/v1/objects/{key}`). Unused in S3 mode (presigned S3 URLs there)."""
+
+    # The bridge's address as clients reach it, e.g. http://127.0.0.1:8000 (`make up` sets it);
+    # unset: the local store's URLs stay file:// URLs (the CLI alone, no server).
+    public_url: str | None = Field(None, alias="VIDEOGEN_PUBLIC_URL")
+    # Lifetime of a signed URL, from when it is made (as S3_PRESIGN_SECONDS: 1 s to 7 days).
+    seconds: int = Field(3600, alias="VIDEOGEN_URL_SECONDS", ge=1, le=MAX_PRESIGN_SECONDS)
+    # The HMAC-SHA256 key (at least 32 characters); unset: 32 random bytes generated once into
+    # VIDEOGEN_VAR_DIR/url-signing.key (mode 0600), shared by the bridge and the run workers.
+    signing_key: str | None = Field(None, alias="VIDEOGEN_URL_SIGNING_KEY", repr=False)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", v):
+            raise ValueError("must be an http:// or https:// address, e.g. http://127.0.0.1:8000")
+        return v.rstrip("/")
+
+    def problems(self) -> list[Problem]:
+        """Checked when the settings load; the key itself is never quoted in the message."""
+        if self.signing_key is not None and len(self.signing_key) < 32:
+            return [Problem("VIDEOGEN_URL_SIGNING_KEY", f"must be at least 32 characters (got {len(self.signing_key)})")]
+        return []

@@ -161,6 +161,11 @@ def _edit(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
             return
 
 
+def _removed(m: MirroredMetadataStore, a: dict[str, Any], _: Any) -> None:
+    # Sent even when nothing was removed here: Convex may still hold what the local store lost.
+    m.send("videos:remove", {"videoKey": a["video_key"]})
+
+
 VIDEO = Mirror(("videos:upsert",), _video)
 TASK = Mirror(("tasks:upsert",), _task)
 
@@ -178,6 +183,7 @@ MIRRORS: dict[str, Mirror] = {
     "update_task": TASK,
     "start_task": TASK,
     "reopen_task": TASK,
+    "delete_video": Mirror(("videos:remove",), _removed),  # the video and all its records
 }
 
 _JOIN = (

@@ -30,6 +30,7 @@ from videogen_dagster.stores.metastore.records import (
     SceneVersion,
     Task,
     Video,
+    VideoRecords,
 )
 from videogen_dagster.stores.metastore.sqlite import SqliteMetadataStore
 from videogen_dagster.stores.metastore.status import (
@@ -45,5 +46,5 @@ __all__ = [
     "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "WRITERS", "Batch", "BatchEntry", "Conflict",
     "MetadataReader", "MetadataStore", "MetadataWriter", "NotFound", "Scene", "SceneEdit",
     "SceneStatus", "SceneVersion", "SqliteMetadataStore", "StoreError", "Task", "TaskStatus",
-    "Unavailable", "Video", "VideoBusy", "now_iso",
+    "Unavailable", "Video", "VideoBusy", "VideoRecords", "now_iso",
 ]

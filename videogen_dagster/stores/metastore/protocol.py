@@ -60,6 +60,10 @@ class MetadataReader(Protocol):
 
     def list_batches(self, status: BatchStatus) -> list[records.Batch]: ...
 
+    def video_records(self, video_key: str) -> records.VideoRecords:
+        """How many records the video has in each table (what delete_video would remove)."""
+        ...
+
 
 @runtime_checkable
 class MetadataWriter(Protocol):
@@ -148,6 +152,14 @@ class MetadataWriter(Protocol):
         ...
 
     def finish_batch(self, batch_id: str, summary: dict) -> None: ...
+
+    # --- removing a video ----------------------------------------------------------------------
+
+    def delete_video(self, video_key: str) -> records.VideoRecords:
+        """Remove the video, its scenes, scene versions, edits and tasks in one transaction;
+        raises VideoBusy (removing nothing) while one of its tasks is queued or running.
+        Returns what was removed."""
+        ...
 
 
 @runtime_checkable

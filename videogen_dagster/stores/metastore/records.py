@@ -163,3 +163,22 @@ class Batch:
     @property
     def task_ids(self) -> list[str]:
         return [e.task_id for e in self.entries if e.task_id]
+
+
+@dataclass(frozen=True)
+class VideoRecords:
+    """How many records a video has in each table (what `delete_video` removes, or removed)."""
+
+    videos: int = 0
+    tasks: int = 0
+    scenes: int = 0
+    scene_versions: int = 0
+    scene_edits: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.videos + self.tasks + self.scenes + self.scene_versions + self.scene_edits
+
+    def as_dict(self) -> dict[str, int]:
+        return {"videos": self.videos, "tasks": self.tasks, "scenes": self.scenes,
+                "scene_versions": self.scene_versions, "scene_edits": self.scene_edits}

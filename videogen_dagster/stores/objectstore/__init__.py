@@ -2,7 +2,8 @@
 
 - `keys`: the key layout (`{project}/{session}/scenes/{NN}/v{n}/scene.mp4`, ...);
 - `base`: the `ObjectStore` protocol, `StoredObject` records, `ObjectStoreError`;
-- `local`: the embedded default, a local folder with file:// URLs;
+- `local`: the embedded default, a local folder; its URLs are file:// URLs, or signed HTTP URLs
+  served by the REST bridge when VIDEOGEN_PUBLIC_URL is set (`signing`);
 - `s3`: `S3ObjectStore` (AWS, MinIO, R2...), configured by `S3Settings` (videogen_dagster.settings);
 - `config`: `StoreConfig`, which store a video's objects go to (exposed to Dagster by
   `resources/storage.py`).
@@ -24,6 +25,7 @@ from videogen_dagster.stores.objectstore.keys import (
     project_of,
     scene_object_key,
     video_object_key,
+    video_prefix,
 )
 from videogen_dagster.stores.objectstore.local import LocalObjectStore
 from videogen_dagster.stores.objectstore.s3 import (
@@ -32,6 +34,7 @@ from videogen_dagster.stores.objectstore.s3 import (
     S3ObjectStore,
     part_size_for,
 )
+from videogen_dagster.stores.objectstore.signing import SignatureError, UrlSigner, key_problem
 
 __all__ = [
     "CONTENT_TYPES",
@@ -44,9 +47,12 @@ __all__ = [
     "ObjectStoreError",
     "S3ObjectStore",
     "S3Settings",
+    "SignatureError",
     "StoreConfig",
     "StoredObject",
+    "UrlSigner",
     "content_type_for",
+    "key_problem",
     "move",
     "part_size_for",
     "plan_key",
@@ -54,4 +60,5 @@ __all__ = [
     "scene_object_key",
     "sha256_file",
     "video_object_key",
+    "video_prefix",
 ]

@@ -13,15 +13,18 @@ from videogen_dagster.settings import S3Settings, Settings, SettingsError, get_s
 from videogen_dagster.stores.objectstore.base import ObjectStore, ObjectStoreError
 from videogen_dagster.stores.objectstore.local import LocalObjectStore
 from videogen_dagster.stores.objectstore.s3 import S3ObjectStore
+from videogen_dagster.stores.objectstore.signing import UrlSigner
 
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """The local folder, the key prefix, and the S3 settings when a bucket is configured."""
+    """The local folder, the key prefix, the S3 settings when a bucket is configured, and the
+    signer of the local folder's HTTP URLs when VIDEOGEN_PUBLIC_URL is set."""
 
     local_root: str
     base_prefix: str = "projects/"
     s3: S3Settings | None = None
+    signer: UrlSigner | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, local_root: str | Path | None = None) -> StoreConfig:
@@ -29,7 +32,8 @@ class StoreConfig:
         `local_root`, by default VIDEOGEN_VAR_DIR/objects."""
         s3 = settings.s3
         root = str(local_root) if local_root is not None else str(settings.objects_root)
-        return cls(local_root=root, base_prefix=s3.base_prefix, s3=s3 if s3.bucket else None)
+        signer = UrlSigner.from_settings(settings) if settings.urls.public_url else None
+        return cls(local_root=root, base_prefix=s3.base_prefix, s3=s3 if s3.bucket else None, signer=signer)
 
     @classmethod
     def from_env(cls, local_root: str, env: Mapping[str, str] | None = None) -> StoreConfig:
@@ -50,7 +54,7 @@ class StoreConfig:
         cfg = s3_config or {}
         bucket = cfg.get("bucket_name")
         if not bucket and self.s3 is None:
-            return LocalObjectStore(Path(self.local_root))
+            return LocalObjectStore(Path(self.local_root), self.signer)
         base = self.s3 or S3Settings(bucket=bucket or "")
         overrides: dict = {}
         if bucket:

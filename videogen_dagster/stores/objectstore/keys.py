@@ -13,14 +13,20 @@ import re
 
 from videogen_dagster.models import validate_id
 
-# {project}/{session}/(scenes/NN|video|plan)/vN/file, whatever the base prefix.
-_LAYOUT_RE = re.compile(r"(?:^|/)(?P<project>[^/]+)/[^/]+/(?:scenes/\d+|video|plan)/v\d+/[^/]+$")
+# {project}/{session}/(scenes/NN|video|plan)/vN/[rK/]file, whatever the base prefix (rK: an edit
+# made in place, with version_increment false).
+_LAYOUT_RE = re.compile(r"(?:^|/)(?P<project>[^/]+)/[^/]+/(?:scenes/\d+|video|plan)/v\d+/(?:r\d+/)?[^/]+$")
 
 
 def _base(prefix: str, project_id: str, session_id: str) -> str:
     validate_id(project_id, "project_id")
     validate_id(session_id, "session_id")
     return f"{prefix}{project_id}/{session_id}"
+
+
+def video_prefix(prefix: str, project_id: str, session_id: str) -> str:
+    """The prefix every object of one video is under (plan, scenes, joined video), with its `/`."""
+    return f"{_base(prefix, project_id, session_id)}/"
 
 
 def plan_key(prefix: str, project_id: str, session_id: str, version: int) -> str:

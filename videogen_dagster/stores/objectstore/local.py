@@ -1,4 +1,5 @@
-"""The embedded default: objects as files under a local folder, with file:// URLs."""
+"""The embedded default: objects as files under a local folder. URLs: signed HTTP URLs served by
+the REST bridge when VIDEOGEN_PUBLIC_URL is set (signing.py), else file:// URLs."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from videogen_dagster.stores.objectstore.base import (
     content_type_for,
     sha256_file,
 )
+from videogen_dagster.stores.objectstore.signing import UrlSigner
 
 
 class LocalObjectStore:
-    """Objects as files under `root`; URLs are file:// URLs. Writes are atomic (rename)."""
+    """Objects as files under `root`. Writes are atomic (rename). With a `signer`, `url()` is a
+    signed, expiring HTTP URL of the bridge; without, a file:// URL. A record's `uri` is always
+    the file:// URL (records keep where an object is, never a signed URL)."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, signer: UrlSigner | None = None):
         self.root = Path(root).resolve()
+        self.signer = signer
 
     def _path(self, key: str) -> Path:
         if not key or key.startswith("/") or ".." in key.split("/"):
@@ -32,7 +37,7 @@ class LocalObjectStore:
         os.replace(tmp, dest)
         return StoredObject(
             key=key,
-            uri=self.url(key),
+            uri=dest.as_uri(),
             sha256=sha256_file(dest),
             bytes=dest.stat().st_size,
             content_type=content_type_for(key),
@@ -78,11 +83,32 @@ class LocalObjectStore:
             and p.relative_to(base).as_posix().startswith(prefix)
         )
 
-    def url(self, key: str) -> str:
-        return self._path(key).as_uri()
+    def url(self, key: str, expires_in: int | None = None) -> str:
+        path = self._path(key)
+        return self.signer.url(key, path, seconds=expires_in) if self.signer else path.as_uri()
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix` (non-empty, e.g. a video's
+        `projects/p/s/`) and the folders under it left empty; returns how many were removed.
+        Folders above the prefix stay (another video may be writing into them)."""
+        if not prefix.strip("/"):
+            raise ValueError(f"refusing to delete every object (prefix {prefix!r})")
+        named = prefix.rstrip("/")  # the folder holding what the prefix names
+        top = self._path(named.rsplit("/", 1)[0]) if "/" in named else self.root
+        if not top.is_dir():
+            return 0
+        removed = 0
+        for path in sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # deepest first
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and key.startswith(prefix):
+                path.unlink(missing_ok=True)
+                removed += not path.name.startswith(".upload-")
+            elif path.is_dir() and (key + "/").startswith(prefix) and not any(path.iterdir()):
+                path.rmdir()
+        return removed
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -286,6 +286,12 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._failed("delete", key, exc) from exc
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` with all its versions (see prefix_delete.py)."""
+        from videogen_dagster.stores.objectstore.prefix_delete import delete_s3_prefix
+
+        return delete_s3_prefix(self, prefix)
+
     def list_keys(self, prefix: str) -> list[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -295,9 +301,10 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._failed("listing", prefix, exc) from exc
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, expires_in: int | None = None) -> str:
         if self.s.public_base_url:
             return f"{self.s.public_base_url.rstrip('/')}/{quote(key)}"
         return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.s.bucket, "Key": key}, ExpiresIn=self.s.presign_seconds
+            "get_object", Params={"Bucket": self.s.bucket, "Key": key},
+            ExpiresIn=expires_in or self.s.presign_seconds,
         )
