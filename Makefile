@@ -73,6 +73,7 @@ bench: deps
 	$(BIN)/python bench/bench_edit.py
 	$(BIN)/python bench/bench_narration.py
 	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_reuse.py
 
 clean:
 	rm -rf var bench/out

@@ -167,7 +167,7 @@ def test_malformed_plan_is_repaired_once(fake, var_dir):
     assert "invalid" in fake.requests[1]["messages"][-1]["content"]
     fake.script = {"planner": ["{}", '{"topic": "x"}']}
     with pytest.raises(Exception, match="not a valid plan after a repair attempt"):
-        run_plan(svc, VIDEO, "t1")
+        run_plan(svc, VIDEO, "t1", force=True)  # unforced, the same request reuses the plan
     assert svc.meta.get_task("t1").status == "failed"
 
 

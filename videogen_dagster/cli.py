@@ -28,7 +28,7 @@ from videogen_dagster.models import (
     format_validation_error,
     new_task_id,
 )
-from videogen_dagster.partitions import scene_partition_key
+from videogen_dagster.partitions import scene_partition_key, sync_scene_partitions
 from videogen_dagster.settings import SettingsError, get_settings
 from videogen_dagster.stores.metastore import MetadataStore, Task, TaskStatus
 from videogen_dagster.tags import (
@@ -38,6 +38,7 @@ from videogen_dagster.tags import (
     SCENE_JOB,
     TASK_TAG,
     plan_run_tags,
+    scene_title_tag,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] 
             instance.add_dynamic_partitions("videos", [video_key])
     tags = {TASK_TAG: task_id, DRIVER_TAG: "cli"}
     started = time.perf_counter()
-    from videogen_dagster.pipeline.plan import load_request
+    from videogen_dagster.pipeline.plan import load_plan, load_request
 
     # The plan run shows what it was asked (prompt, scenes, quality), as from the bridge.
     plan_tags = plan_run_tags(video_key, task_id, load_request(meta, video_key), partition=False)
@@ -112,12 +113,16 @@ def _drive(meta: MetadataStore, task_id: str, video_key: str, scenes: list[int] 
             scenes = list(range(1, video.scene_count + 1))
         _log(quiet, f"[videogen] rendering {len(scenes)} scene(s), {concurrency} at a time")
         keys = [scene_partition_key(video_key, n) for n in scenes]
+        with _instance() as instance:  # the plan step adds them; a retry of an older plan may not
+            sync_scene_partitions(instance, video_key, load_plan(meta, video_key).scene_count)
         # Dagster's in-process execution is not thread-safe on a SQLite instance (its event log
         # and logging locks deadlock), so each scene runs in a forked child process. A failed
         # scene does not stop the others.
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=max(1, concurrency), mp_context=ctx) as pool:
-            ok = list(pool.map(_run_step, [SCENE_JOB] * len(keys), keys, [tags] * len(keys)))
+            titles = {s.scene_number: s.title for s in meta.list_scenes(video_key)}
+            scene_tags = [{**tags, **scene_title_tag(titles.get(n))} for n in scenes]
+            ok = list(pool.map(_run_step, [SCENE_JOB] * len(keys), keys, scene_tags))
         if all(ok):
             _log(quiet, "[videogen] joining scenes")
             _run_step(COMBINE_JOB, video_key, tags)
