@@ -53,7 +53,7 @@ up: deps $(DAGSTER_HOME)/dagster.yaml
 	wait
 
 test: deps
-	$(BIN)/ruff check videogen_dagster api_bridge tests bench
+	$(BIN)/ruff check videogen_dagster api_bridge mcp_server tests bench
 	npm run --silent typecheck
 	npm test --silent
 	$(BIN)/pytest -q
@@ -62,8 +62,8 @@ test-fast: venv
 	$(BIN)/pytest -q -m "not slow"
 
 lint: venv
-	$(BIN)/ruff check videogen_dagster api_bridge tests bench
-	$(BIN)/ruff format --check videogen_dagster api_bridge tests bench
+	$(BIN)/ruff check videogen_dagster api_bridge mcp_server tests bench
+	$(BIN)/ruff format --check videogen_dagster api_bridge mcp_server tests bench
 
 bench: deps
 	$(BIN)/python bench/bench_generate.py
@@ -74,6 +74,7 @@ bench: deps
 	$(BIN)/python bench/bench_narration.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_reuse.py
+	$(BIN)/python bench/bench_events.py
 
 clean:
 	rm -rf var bench/out

@@ -12,10 +12,22 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
 from api_bridge import errors
+from api_bridge.http_metrics import HttpMetricsMiddleware
 from api_bridge.middleware import BodyLimitMiddleware
-from api_bridge.routers import agents, batches, objects, video_generation, videos
+from api_bridge.routers import (
+    agents,
+    batches,
+    metrics,
+    objects,
+    task_events,
+    video_generation,
+    videos,
+)
 from api_bridge.schemas import ERROR_DESCRIPTIONS, ErrorPublic
 from api_bridge.settings import get_settings
+from api_bridge.webhook_delivery import delivering
+from mcp_server.http import mount as mount_mcp
+from videogen_dagster.observability.logs import configure_bridge_logging
 
 log = logging.getLogger("api_bridge")
 
@@ -29,9 +41,12 @@ BEARER = "bearerAuth"
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = get_settings()
+    configure_bridge_logging(settings)  # JSON lines (LOG_FORMAT, LOG_LEVEL, DEBUG)
     if not (settings.jwt_secret or settings.jwt_public_key):
         log.warning("JWT_SECRET/JWT_PUBLIC_KEY not set: the API is open (fine for local use only)")
-    yield
+    async with app.state.mcp.run():  # the MCP server's streamable HTTP transport at /mcp
+        async with delivering(app):  # signed webhooks from the outbox (webhook_delivery.py)
+            yield
 
 
 def _validates(operation: dict[str, Any]) -> bool:
@@ -91,10 +106,14 @@ def create_app(max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(objects.router)
     app.include_router(videos.router)
+    app.include_router(metrics.router)  # GET /metrics (Prometheus)
+    app.include_router(task_events.router)
+    app.state.mcp = mount_mcp(app)  # the MCP server at /mcp (mcp_server/http.py)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=max_body_bytes if max_body_bytes is not None else lambda: get_settings().max_body_bytes,
     )
+    app.add_middleware(HttpMetricsMiddleware)  # outermost: counts every answer, 413s included
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

@@ -15,6 +15,7 @@ from videogen_dagster.models import (
     TaskStatus,
     parse_scene_id,
 )
+from videogen_dagster.webhook_urls import WebhookUrl
 
 WARNINGS_DESCRIPTION = (
     "What to know about how the video is made, e.g. that no LLM provider is configured and the "
@@ -45,6 +46,7 @@ class EditSceneRequest(BaseModel):
     render_config: RenderConfig | None = None
     preserve_timing: bool = True
     version_increment: bool = True
+    webhook_url: WebhookUrl | None = None
 
     @field_validator("scene_id")
     @classmethod
@@ -212,6 +214,41 @@ class VideoDeleted(BaseModel):
         description="stored objects deleted (every version); null when delete_objects is false and they are kept")
     deleted_at: str
 
+
+
+class VideoScenePublic(SceneResultPublic):
+    """One scene of a video as it is now, with its plan (the storyboard it is rendered from)."""
+
+    plan: dict[str, Any] | None = Field(None, description="the scene's entry of the video's plan")
+
+
+class VideoPublic(BaseModel):
+    """GET /api/v1/videos/{project_id}/{session_id}: a video as it is now (URLs made when read)."""
+
+    video_key: str
+    project_id: str
+    session_id: str
+    status: str
+    scene_count: int
+    scenes: list[VideoScenePublic]
+    total_duration: float | None = None
+    s3_combined_video_url: str | None = None
+    combined_version: int | None = None
+    plan_version: int | None = None
+    plan: dict[str, Any] | None = Field(None, description="the video's current plan (null until planned)")
+
+
+class SceneSourcePublic(BaseModel):
+    """A scene's current Manim source, as stored for its current version."""
+
+    scene_id: str
+    scene_number: int
+    title: str
+    version: int
+    status: str
+    object_key: str
+    s3_source_url: str | None = None
+    code: str
 
 class HealthPublic(BaseModel):
     status: str

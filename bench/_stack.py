@@ -25,6 +25,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment plus `extra`, for a server started by a bench."""
+    return {**os.environ, **extra}
+
+
 def wait_for(url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

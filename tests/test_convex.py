@@ -171,6 +171,8 @@ WRITES: list[tuple[str, tuple, dict, tuple[str, ...]]] = [
     ("finish_agent_render", ("a1", "completed"), {"result": {"video": "k"}}, ()),
     ("create_batch", ("b1", "topics", "api", [BatchEntry(1, "t1")]), {}, ()),
     ("finish_batch", ("b1", {"completed": 1}), {}, ()),
+    ("claim_delivery", (1, 0.0, 10.0), {}, ()),
+    ("record_delivery", (1, True, 200, None, None), {}, ()),
     ("delete_video", ("p.t",), {}, ("videos:remove",)),  # p.s is what the test then compares
 ]
 

@@ -15,7 +15,7 @@ from videogen_dagster.settings import VARIABLES, Settings, SettingsError, get_se
 from .conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("videogen_dagster", "api_bridge", "bench")
+PACKAGES = ("videogen_dagster", "api_bridge", "mcp_server", "bench")
 # Files that copy the environment only to build a child process's environment.
 CHILD_ENV_BUILDERS = {
     "bench/bench_generate.py", "bench/_stack.py", "bench/bench_narration.py", "bench/bench_evaluate.py",

@@ -25,6 +25,7 @@ from pydantic import (
 from videogen_dagster.authoring.llm_routes import known_models
 from videogen_dagster.media.speech.voices import ENGINES, MAX_SPEED, MIN_SPEED
 from videogen_dagster.settings import get_settings
+from videogen_dagster.webhook_urls import WebhookUrl
 
 # Scene slots are static partitions; a video uses the first `scene_count` of them.
 MAX_SCENES = 12
@@ -298,6 +299,7 @@ class GenerateRequest(_Strict):
     render_config: RenderConfig = Field(default_factory=RenderConfig)
     s3_config: S3Config = Field(default_factory=S3Config)
     narration_config: NarrationConfig = Field(default_factory=NarrationConfig)
+    webhook_url: WebhookUrl | None = None  # the task's, not the video's: never stored with the request
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
@@ -319,7 +321,7 @@ class GenerateRequest(_Strict):
         return video_key(self.project_id, self.session_id)
 
     def to_stored(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json", by_alias=True, exclude={"webhook_url"})
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -142,6 +142,7 @@ def edit_scene(body: EditSceneRequest, principal: CurrentPrincipal, meta: Meta, 
         task = create_exclusive(meta, dagster, lambda: meta.create_task(
             task_id, TaskKind.EDIT, body.project_id, session_id, key, EDIT_STEPS, quality, scene_id=body.scene_id,
             message=f"Edit of scene {number} queued", exclusive=True,
+            webhook_url=settings.events.webhook_for(body.project_id, body.webhook_url),
         ))
     except ApiError as exc:
         exc.detail = f"scene {body.scene_id} (version {scene.version}) cannot be edited now: {exc.detail}"

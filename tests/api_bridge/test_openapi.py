@@ -15,6 +15,7 @@ from api_bridge.settings import Settings, get_settings
 GEN = "/api/v1/video-generation"
 AGENTS = "/api/v1/video/agents"
 OBJECT = ("get", "/api/v1/objects/{key}")
+EVENTS = ("get", f"{GEN}/tasks/{{task_id}}/events")
 ERROR_REF = "#/components/schemas/ErrorPublic"
 
 # Status codes each operation can answer besides its success and 500.
@@ -33,10 +34,15 @@ EXPECTED = {
     ("post", f"{AGENTS}/render"): {400, 401, 413, 429, 503},
     ("post", f"{AGENTS}/fix"): {400, 401, 413, 502, 503},
     ("delete", "/api/v1/videos/{project_id}/{session_id}"): {400, 401, 404, 409, 503},
+    ("get", "/api/v1/videos/{project_id}/{session_id}"): {400, 401, 404, 503},
+    ("get", "/api/v1/videos/{project_id}/{session_id}/scenes/{scene_number}/source"): {400, 401, 404, 503},
     OBJECT: {304, 400, 401, 403, 404, 416},
+    EVENTS: {400, 401, 404},
+    ("get", f"{GEN}/tasks/{{task_id}}/webhooks"): {401, 404},
 }
-# Success codes, where not one: a stored object is sent whole (200) or in part (206).
-SUCCESS = {OBJECT: {200, 206}}
+# Success codes, where not one: a stored object is sent whole (200) or in part (206); a task's
+# events stream (200), or nothing more will come (204).
+SUCCESS = {OBJECT: {200, 206}, EVENTS: {200, 204}}
 
 
 @pytest.fixture
@@ -66,6 +72,9 @@ def test_every_operation_declares_what_it_answers(client):
         for code, response in op["responses"].items():
             if key == OBJECT and int(code) < 400:  # the object's own bytes, typed by its name
                 assert ("video/mp4" in response.get("content", {})) == (code != "304"), code
+                continue
+            if key == EVENTS and int(code) < 400:  # Server-Sent Events, or no content
+                assert ("text/event-stream" in response.get("content", {})) == (code == "200"), code
                 continue
             schema = response["content"]["application/json"]["schema"]
             if int(code) >= 400 and key[1] != f"{GEN}/health":

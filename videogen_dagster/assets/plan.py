@@ -8,7 +8,7 @@ from dagster._core.definitions.data_version import (
     DATA_VERSION_TAG,
 )
 
-from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.assets.common import services, step_logs, task_id_of
 from videogen_dagster.models import GenerateRequest, format_validation_error, split_video_key
 from videogen_dagster.partitions import (
     no_partition_dependency,
@@ -63,54 +63,57 @@ def scene_plan(
     renderer: ManimRendererResource,
 ) -> dg.MaterializeResult:
     """Scene outline and one implementation plan per scene, as JSON in the object store."""
-    svc = services(storage, metadata, llm, renderer)
     video_key = context.partition_key
-    if config.content_prompt or config.scene_count or config.quality:
-        _apply_config(svc.meta, video_key, config)
-    out = run_plan(svc, video_key, task_id_of(context), force=config.force)
-    # Nothing changed at all (plan, every scene, the join): the task completes here, and the
-    # chain sensor launches no scene run (`unchanged` below).
-    unchanged = out.reused and finish_if_unchanged(svc, video_key, task_id_of(context), out.briefs)
-    if unchanged:
-        context.log.info(f"{video_key}: plan, scenes and joined video unchanged; nothing to make")
-    # The video's scene partitions are exactly its planned scenes, added before any scene run.
-    keys = sync_scene_partitions(context.instance, video_key, out.plan.scene_count)
-    for key, s in zip(keys, out.plan.scenes, strict=True):
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key="scene_brief",
-                partition=key,
-                description=s.title,
-                metadata={
-                    "title": s.title,
-                    "kind": s.kind,
-                    "video": video_key,
-                    "topic": out.plan.topic,
-                    "narration": dg.MetadataValue.md("\n".join(f"- {line}" for line in s.narration) or "(none)"),
-                    "plan_version": out.version,
-                },
-                tags={DATA_VERSION_TAG: out.briefs[s.scene_number], DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+    with step_logs(context, video_key) as log:
+        svc = services(storage, metadata, llm, renderer)
+        if config.content_prompt or config.scene_count or config.quality:
+            _apply_config(svc.meta, video_key, config)
+        out = run_plan(svc, video_key, task_id_of(context), force=config.force)
+        # Nothing changed at all (plan, every scene, the join): the task completes here, and the
+        # chain sensor launches no scene run (`unchanged` below).
+        unchanged = out.reused and finish_if_unchanged(svc, video_key, task_id_of(context), out.briefs)
+        if unchanged:
+            context.log.info(f"{video_key}: plan, scenes and joined video unchanged; nothing to make")
+        log.info("planned", version=out.version, scene_count=out.plan.scene_count, planner=out.plan.planner,
+                 reused=out.reused, unchanged=unchanged)
+        # The video's scene partitions are exactly its planned scenes, added before any scene run.
+        keys = sync_scene_partitions(context.instance, video_key, out.plan.scene_count)
+        for key, s in zip(keys, out.plan.scenes, strict=True):
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key="scene_brief",
+                    partition=key,
+                    description=s.title,
+                    metadata={
+                        "title": s.title,
+                        "kind": s.kind,
+                        "video": video_key,
+                        "topic": out.plan.topic,
+                        "narration": dg.MetadataValue.md("\n".join(f"- {line}" for line in s.narration) or "(none)"),
+                        "plan_version": out.version,
+                    },
+                    tags={DATA_VERSION_TAG: out.briefs[s.scene_number], DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+                )
             )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(out.obj.sha256[:16]),
+            metadata={
+                "reused": out.reused,
+                # True: every scene and the joined video were made from these inputs already.
+                "unchanged": unchanged,
+                "scene_partitions": dg.MetadataValue.json(keys),
+                "uri": dg.MetadataValue.url(out.obj.uri),
+                "sha256": out.obj.sha256,
+                "bytes": out.obj.bytes,
+                "version": out.version,
+                "scene_count": out.plan.scene_count,
+                "topic": out.plan.topic,
+                "planner": out.plan.planner,
+                "scenes": dg.MetadataValue.json(
+                    [{"n": s.scene_number, "title": s.title, "kind": s.kind} for s in out.plan.scenes]
+                ),
+            }
         )
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(out.obj.sha256[:16]),
-        metadata={
-            "reused": out.reused,
-            # True: every scene and the joined video were made from these inputs already.
-            "unchanged": unchanged,
-            "scene_partitions": dg.MetadataValue.json(keys),
-            "uri": dg.MetadataValue.url(out.obj.uri),
-            "sha256": out.obj.sha256,
-            "bytes": out.obj.bytes,
-            "version": out.version,
-            "scene_count": out.plan.scene_count,
-            "topic": out.plan.topic,
-            "planner": out.plan.planner,
-            "scenes": dg.MetadataValue.json(
-                [{"n": s.scene_number, "title": s.title, "kind": s.kind} for s in out.plan.scenes]
-            ),
-        }
-    )
 
 
 def _apply_config(meta: MetadataStore, video_key: str, config: PlanConfig) -> None:

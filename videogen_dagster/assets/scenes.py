@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.assets.common import services, step_logs, task_id_of
 from videogen_dagster.assets.scene_events import scene_events, scene_title
 from videogen_dagster.assets.video import output_metadata
 from videogen_dagster.partitions import scenes_partitions, split_scene_partition_key
@@ -73,37 +73,42 @@ def scene_assets(
     """Write, render and store one scene: code, video, thumbnail and subtitles; then join the
     video when this run finds every planned scene rendered (always after an edit)."""
     video_key, number = split_scene_partition_key(context.partition_key)
-    svc = services(storage, metadata, llm, renderer)
-    edit = EditSpec(
-        config.edit_prompt, config.preserve_timing, config.version_increment,
-        config.expected_version or None,
-    ) if config.edit_prompt else None
-    try:
-        out = run_scene(
-            svc, video_key, number, task_id_of(context), context.run_id, edit=edit, force=config.force
-        )
-    except Exception as exc:
-        request = load_request(svc.meta, video_key)
-        kept = stored_scene(svc, request, video_key, number) if edit else None
-        if kept is None:
-            raise
-        # A refused edit leaves the scene at its last good version, and says so there: the
-        # partition stays materialised (same data version) while the run fails with the reason.
-        store = svc.store_for(request)[0]
-        title = scene_title(svc, video_key, number)
-        yield from scene_events(store, kept, video_key, title, refused=str(exc))
-        raise dg.Failure(f"edit of scene {number} not applied: {exc}") from exc
-    store = svc.store_for(load_request(svc.meta, video_key))[0]
-    yield from scene_events(store, out, video_key, scene_title(svc, video_key, number))
-    if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
-        return
-    # The scene's materialisations are logged above; the join's come after them, so the chain
-    # sensor sees the video as already joined and requests nothing more.
-    if config.edit_prompt:
-        joined = run_combine(svc, video_key, task_id_of(context))
-    else:
-        joined = join_when_complete(svc, video_key, task_id_of(context))
-    if joined is not None:
-        context.log.info(f"joined {video_key} (version {joined.version}) in this run")
-        for asset, meta in output_metadata(joined, store).items():
-            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=video_key, metadata=meta))
+    with step_logs(context, video_key, number) as log:
+        svc = services(storage, metadata, llm, renderer)
+        edit = EditSpec(
+            config.edit_prompt, config.preserve_timing, config.version_increment,
+            config.expected_version or None,
+        ) if config.edit_prompt else None
+        try:
+            out = run_scene(
+                svc, video_key, number, task_id_of(context), context.run_id, edit=edit, force=config.force
+            )
+        except Exception as exc:
+            request = load_request(svc.meta, video_key)
+            kept = stored_scene(svc, request, video_key, number) if edit else None
+            if kept is None:
+                raise
+            # A refused edit leaves the scene at its last good version, and says so there: the
+            # partition stays materialised (same data version) while the run fails with the reason.
+            store = svc.store_for(request)[0]
+            title = scene_title(svc, video_key, number)
+            yield from scene_events(store, kept, video_key, title, refused=str(exc))
+            raise dg.Failure(f"edit of scene {number} not applied: {exc}") from exc
+        log.info("scene reused" if out.reused else "scene rendered", version=out.version,
+                 render_seconds=round(out.render_seconds, 3), duration=out.info.duration,
+                 attempts=out.attempts, coder=out.coder)
+        store = svc.store_for(load_request(svc.meta, video_key))[0]
+        yield from scene_events(store, out, video_key, scene_title(svc, video_key, number))
+        if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
+            return
+        # The scene's materialisations are logged above; the join's come after them, so the chain
+        # sensor sees the video as already joined and requests nothing more.
+        if config.edit_prompt:
+            joined = run_combine(svc, video_key, task_id_of(context))
+        else:
+            joined = join_when_complete(svc, video_key, task_id_of(context))
+        if joined is not None:
+            context.log.info(f"joined {video_key} (version {joined.version}) in this run")
+            log.info("video joined", version=joined.version, method=joined.method, reused=joined.reused)
+            for asset, meta in output_metadata(joined, store).items():
+                context.log_event(dg.AssetMaterialization(asset_key=asset, partition=video_key, metadata=meta))

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from videogen_dagster.assets.common import services, task_id_of
+from videogen_dagster.assets.common import services, step_logs, task_id_of
 from videogen_dagster.assets.scene_events import http_url
 from videogen_dagster.partitions import no_partition_dependency, videos_partitions
 from videogen_dagster.pipeline.join import CombineOutcome, run_combine
@@ -37,12 +37,14 @@ def video_outputs(
     renderer: ManimRendererResource,
 ):
     """Join the scenes the plan names (all of them, or fail) and write the manifest."""
-    svc = services(storage, metadata, llm, renderer)
-    out = run_combine(svc, context.partition_key, task_id_of(context))
-    store = svc.store_for(load_request(svc.meta, context.partition_key))[0]
-    for key, meta in output_metadata(out, store).items():
-        sha = meta["sha256"]
-        yield dg.MaterializeResult(asset_key=key, metadata=meta, data_version=dg.DataVersion(sha[:16]))
+    with step_logs(context, context.partition_key) as log:
+        svc = services(storage, metadata, llm, renderer)
+        out = run_combine(svc, context.partition_key, task_id_of(context))
+        log.info("video joined", version=out.version, method=out.method, reused=out.reused)
+        store = svc.store_for(load_request(svc.meta, context.partition_key))[0]
+        for key, meta in output_metadata(out, store).items():
+            sha = meta["sha256"]
+            yield dg.MaterializeResult(asset_key=key, metadata=meta, data_version=dg.DataVersion(sha[:16]))
 
 
 def output_metadata(out: CombineOutcome, store: ObjectStore | None = None) -> dict[str, dict]:

@@ -84,6 +84,7 @@ def register_request(
         message=message,
         exclusive=True,
         request=stored_request(request),
+        webhook_url=get_settings().events.webhook_for(request.project_id, request.webhook_url),
     )
 
 

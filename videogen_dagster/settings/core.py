@@ -19,12 +19,15 @@ from videogen_dagster.settings.environment import (
     variables_of,
 )
 from videogen_dagster.settings.errors import SettingsError, problem_of
+from videogen_dagster.settings.events import EventSettings
 from videogen_dagster.settings.groups import (
     MODELS_FILE_VARIABLE,
     BatchSettings,
     ConvexSettings,
     DagsterSettings,
     LLMSettings,
+    LogSettings,
+    McpSettings,
     ObjectUrlSettings,
     S3Settings,
     SpeechSettings,
@@ -33,7 +36,8 @@ from videogen_dagster.settings.groups import (
 
 class Settings(BaseSettings):
     """Every setting of the project. Groups: `s3`, `llm`, `convex`, `batch`, `dagster`, `speech`,
-    `urls`; the rest (local state, scene concurrency, the bridge's own) at the top."""
+    `urls`, `mcp` (the stdio MCP server); the rest (local state, scene concurrency, the bridge's
+    own) at the top."""
 
     model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
@@ -49,6 +53,9 @@ class Settings(BaseSettings):
     dagster: DagsterSettings = Field(default_factory=DagsterSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     urls: ObjectUrlSettings = Field(default_factory=ObjectUrlSettings)
+    events: EventSettings = Field(default_factory=EventSettings)  # live progress and webhooks
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     # The bridge: JWT auth (HS256 secret, or an RS256/ES256 public key; optional audience). With
     # neither, the bridge runs open.
     jwt_secret: str | None = Field(None, alias="JWT_SECRET", repr=False)
@@ -71,7 +78,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _usable(self) -> Settings:
-        if problems := self.s3.problems() + self.urls.problems():
+        if problems := self.s3.problems() + self.urls.problems() + self.events.problems():
             raise SettingsError(problems)
         return self
 

@@ -229,3 +229,51 @@ class ObjectUrlSettings(Group):
         if self.signing_key is not None and len(self.signing_key) < 32:
             return [Problem("VIDEOGEN_URL_SIGNING_KEY", f"must be at least 32 characters (got {len(self.signing_key)})")]
         return []
+
+
+class McpSettings(Group):
+    """The MCP server on stdio (`videogen-mcp`): the REST bridge it calls, and the bearer token it
+    sends. Over streamable HTTP (`/mcp` on the bridge) neither is used: each caller's own
+    Authorization header goes with the calls, served in the bridge's process."""
+
+    # The bridge's address as the MCP server reaches it.
+    api_url: str = Field("http://127.0.0.1:8000", alias="VIDEOGEN_MCP_API_URL")
+    # A JWT for the bridge (its `projects` claim decides what the assistant may touch); unset:
+    # no Authorization header (a bridge without JWT auth).
+    token: str | None = Field(None, alias="VIDEOGEN_MCP_TOKEN", repr=False)
+    # Seconds each call to the bridge may take.
+    timeout_seconds: float = Field(60.0, alias="VIDEOGEN_MCP_TIMEOUT_SECONDS", gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", v):
+            raise ValueError("must be an http:// or https:// address, e.g. http://127.0.0.1:8000")
+        return v.rstrip("/")
+
+
+class LogSettings(Group):
+    """The structured logs of the bridge and the run workers (videogen_dagster/observability/logs.py)."""
+
+    # true: DEBUG level and the human-readable format, unless LOG_LEVEL / LOG_FORMAT say otherwise.
+    debug: bool = Field(False, alias="DEBUG")
+    # DEBUG, INFO, WARNING, ERROR or CRITICAL (any case); unset: INFO (DEBUG with DEBUG=true).
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = Field(None, alias="LOG_LEVEL")
+    # json: one JSON object a line; console: aligned, coloured lines for a terminal. Unset: json
+    # (console with DEBUG=true).
+    format: Literal["json", "console"] | None = Field(None, alias="LOG_FORMAT")
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _case(cls, v: Any, info: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        return v.strip().upper() if info.field_name == "level" else v.strip().lower()
+
+    @property
+    def effective_level(self) -> str:
+        return self.level or ("DEBUG" if self.debug else "INFO")
+
+    @property
+    def effective_format(self) -> str:
+        return self.format or ("console" if self.debug else "json")

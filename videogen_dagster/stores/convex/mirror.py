@@ -194,6 +194,10 @@ _AGENT = (
     "the developers' agent endpoint's one-off renders belong to no task, video or scene; the "
     "bridge answers their polls from the local store, and Convex's schema has no table for them"
 )
+_WEBHOOK = (
+    "the webhook outbox's own bookkeeping (which attempt is due, how it went), kept where the "
+    "bridge's deliverer runs; apps read it through GET .../tasks/{id}/webhooks"
+)
 _BATCH = "a batch's bookkeeping of what it launched; each task it launches is mirrored itself (create_task)"
 
 LOCAL_ONLY: dict[str, str] = {
@@ -204,6 +208,8 @@ LOCAL_ONLY: dict[str, str] = {
     "finish_agent_render": _AGENT,
     "create_batch": _BATCH,
     "finish_batch": _BATCH,
+    "claim_delivery": _WEBHOOK,
+    "record_delivery": _WEBHOOK,
 }
 
 

@@ -15,6 +15,12 @@ from videogen_dagster.stores.metastore.errors import (
     Unavailable,
     VideoBusy,
 )
+from videogen_dagster.stores.metastore.events import (
+    TERMINAL_EVENTS,
+    WEBHOOK_EVENTS,
+    DeliveryStatus,
+    EventType,
+)
 from videogen_dagster.stores.metastore.protocol import (
     READERS,
     WRITERS,
@@ -29,8 +35,10 @@ from videogen_dagster.stores.metastore.records import (
     SceneEdit,
     SceneVersion,
     Task,
+    TaskEvent,
     Video,
     VideoRecords,
+    WebhookDelivery,
 )
 from videogen_dagster.stores.metastore.sqlite import SqliteMetadataStore
 from videogen_dagster.stores.metastore.status import (
@@ -43,7 +51,8 @@ from videogen_dagster.stores.metastore.status import (
 from videogen_dagster.stores.metastore.tasks import TASK_FIELDS
 
 __all__ = [
-    "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "WRITERS", "Batch", "BatchEntry", "Conflict",
+    "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "TERMINAL_EVENTS", "WEBHOOK_EVENTS", "WRITERS", "Batch",
+    "BatchEntry", "Conflict", "DeliveryStatus", "EventType", "TaskEvent", "WebhookDelivery",
     "MetadataReader", "MetadataStore", "MetadataWriter", "NotFound", "Scene", "SceneEdit",
     "SceneStatus", "SceneVersion", "SqliteMetadataStore", "StoreError", "Task", "TaskStatus",
     "Unavailable", "Video", "VideoBusy", "VideoRecords", "now_iso",

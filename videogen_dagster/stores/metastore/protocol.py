@@ -64,6 +64,24 @@ class MetadataReader(Protocol):
         """How many records the video has in each table (what delete_video would remove)."""
         ...
 
+    # --- the task event log and the webhook outbox (events.py) ---------------------------------
+
+    def task_events(self, task_id: str, after_id: int = 0, limit: int = 500) -> list[records.TaskEvent]:
+        """The task's events after `after_id`, oldest first."""
+        ...
+
+    def events_after(self, after_id: int, limit: int = 1000) -> list[records.TaskEvent]:
+        """Every task's events after `after_id`, oldest first."""
+        ...
+
+    def last_event_id(self) -> int: ...
+
+    def due_deliveries(self, now: float, limit: int = 100) -> list[records.WebhookDelivery]:
+        """Webhook deliveries to attempt now: each task's oldest pending one, if it is due."""
+        ...
+
+    def task_deliveries(self, task_id: str) -> list[records.WebhookDelivery]: ...
+
 
 @runtime_checkable
 class MetadataWriter(Protocol):
@@ -122,10 +140,11 @@ class MetadataWriter(Protocol):
     def create_task(
         self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
         total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
-        exclusive: bool = False, request: dict | None = None,
+        exclusive: bool = False, request: dict | None = None, webhook_url: str | None = None,
     ) -> records.Task:
         """Create a task (a repeat is a no-op); `exclusive` raises VideoBusy while another task
-        works on the video; `request` is stored on the video in the same transaction."""
+        works on the video; `request` is stored on the video in the same transaction; the task's
+        events of events.WEBHOOK_EVENTS are sent to `webhook_url`."""
         ...
 
     def update_task(self, task_id: str, **fields: Any) -> None:
@@ -152,6 +171,19 @@ class MetadataWriter(Protocol):
         ...
 
     def finish_batch(self, batch_id: str, summary: dict) -> None: ...
+
+    # --- the webhook outbox -------------------------------------------------------------------
+
+    def claim_delivery(self, delivery_id: int, seen_next_attempt: float, lease_until: float) -> bool:
+        """Take a due delivery for one attempt: True for one caller only."""
+        ...
+
+    def record_delivery(
+        self, delivery_id: int, delivered: bool, status_code: int | None, error: str | None,
+        next_attempt_at: float | None,
+    ) -> None:
+        """One attempt's outcome: delivered, retried at `next_attempt_at`, or (None) given up."""
+        ...
 
     # --- removing a video ----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class Task:
     started_at: str | None
     updated_at: str
     completed_at: str | None
+    webhook_url: str | None = None  # where its events are sent (the request's, or the project's default)
 
     @property
     def finished(self) -> bool:
@@ -182,3 +183,34 @@ class VideoRecords:
     def as_dict(self) -> dict[str, int]:
         return {"videos": self.videos, "tasks": self.tasks, "scenes": self.scenes,
                 "scene_versions": self.scene_versions, "scene_edits": self.scene_edits}
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """One entry of the task event log (events.py): `id` orders every event of every task."""
+
+    id: int
+    task_id: str
+    video_key: str
+    type: str  # events.EventType
+    data: Json  # what changed; a scene's object keys, never URLs
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event to send to a task's webhook, and how its attempts went."""
+
+    id: int
+    event_id: int
+    task_id: str
+    video_key: str
+    url: str
+    status: str  # events.DeliveryStatus
+    attempts: int
+    last_status: int | None  # the receiver's last HTTP status (None: no answer)
+    last_error: str | None
+    next_attempt_at: float  # Unix seconds
+    last_attempt_at: str | None
+    delivered_at: str | None
+    created_at: str

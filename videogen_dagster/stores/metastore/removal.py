@@ -16,6 +16,9 @@ VIDEO_TABLES = {
     "scene_versions": "scene_versions", "scene_edits": "scene_edits",
 }
 
+# Its tasks' event log and webhook outbox go with them (their task ids then answer 404).
+EVENT_TABLES = ("task_events", "webhook_deliveries")
+
 
 def _count(db: sqlite3.Connection, video_key: str) -> records.VideoRecords:
     counts = {
@@ -42,6 +45,6 @@ class SqliteRemoval(SqliteDb):
             if busy is not None:
                 raise VideoBusy(video_key, rows.task(busy))
             removed = _count(db, video_key)
-            for table in VIDEO_TABLES.values():
+            for table in (*VIDEO_TABLES.values(), *EVENT_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE video_key = ?", (video_key,))
         return removed

@@ -114,13 +114,45 @@ CREATE TABLE IF NOT EXISTS agent_renders (
 );
 """
 
+# The task event log (events.py): the event id is the order, per task and over all tasks. The
+# webhook outbox: one row per event to send, with its attempts (times are Unix seconds).
+EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS task_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL,
+    video_key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_events_by_task ON task_events (task_id, id);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    video_key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status TEXT NOT NULL,               -- pending | delivered | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER,
+    last_error TEXT,
+    next_attempt_at REAL NOT NULL,
+    last_attempt_at TEXT,
+    delivered_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (status, task_id, event_id);
+"""
+
 # Columns added after the first release: (table, column), all TEXT and nullable.
-ADDED_COLUMNS = (("videos", "llm_usage"), ("scene_versions", "extra"), ("videos", "join_token"))
+ADDED_COLUMNS = (
+    ("videos", "llm_usage"), ("scene_versions", "extra"), ("videos", "join_token"), ("tasks", "webhook_url"),
+)
 
 
 def create_schema(db: sqlite3.Connection) -> None:
     """Create the tables (idempotent) and add the columns a store made before them lacks."""
-    db.executescript(SCHEMA + EDITS_SCHEMA + BATCHES_SCHEMA + AGENT_RENDERS_SCHEMA)
+    db.executescript(SCHEMA + EDITS_SCHEMA + BATCHES_SCHEMA + AGENT_RENDERS_SCHEMA + EVENTS_SCHEMA)
     for table, column in ADDED_COLUMNS:
         names = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
         if column not in names:

@@ -10,6 +10,7 @@ from typing import Any
 from videogen_dagster.stores.metastore import records, rows
 from videogen_dagster.stores.metastore.db import SqliteDb, decode
 from videogen_dagster.stores.metastore.errors import VideoBusy
+from videogen_dagster.stores.metastore.events import task_changed
 from videogen_dagster.stores.metastore.status import (
     ACTIVE,
     FINISHED,
@@ -30,15 +31,19 @@ ACTIVE_SQL = sql_list(ACTIVE)
 FINISHED_SQL = sql_list(FINISHED)
 
 
+def _row(db, task_id: str):
+    return db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+
+
 class SqliteTasks(SqliteDb):
     # --- tasks -------------------------------------------------------------------------------
 
     def create_task(
         self, task_id: str, kind: str, project_id: str, session_id: str, video_key: str,
         total_steps: int, quality: str, scene_id: str | None = None, message: str = "Task queued",
-        exclusive: bool = False, request: dict | None = None,
+        exclusive: bool = False, request: dict | None = None, webhook_url: str | None = None,
     ) -> records.Task:
-        """Create a task (a repeat of the same task id is a no-op).
+        """Create a task (a repeat of the same task id is a no-op), with its `task.queued` event.
 
         `exclusive`: in the same transaction, refuse (VideoBusy) while another task works on the
         video — any generation; for an edit, also an edit of the same scene — so two requests
@@ -58,14 +63,16 @@ class SqliteTasks(SqliteDb):
                         raise VideoBusy(video_key, other)
             if request is not None:
                 upsert_video(db, video_key, project_id, session_id, request, now)
-            db.execute(
+            cur = db.execute(
                 f"""INSERT INTO tasks (task_id, kind, project_id, session_id, scene_id, video_key,
-                     status, message, total_steps, quality, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, '{TaskStatus.QUEUED}', ?, ?, ?, ?, ?)
+                     status, message, total_steps, quality, created_at, updated_at, webhook_url)
+                   VALUES (?, ?, ?, ?, ?, ?, '{TaskStatus.QUEUED}', ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (task_id) DO NOTHING""",
                 (task_id, kind, project_id, session_id, scene_id, video_key, message, total_steps,
-                 quality, now, now),
+                 quality, now, now, webhook_url),
             )
+            if cur.rowcount == 1:
+                task_changed(db, None, _row(db, task_id))
         task = self.get_task(task_id)
         assert task is not None
         return task
@@ -104,6 +111,7 @@ class SqliteTasks(SqliteDb):
             sets.append(f"{col} = ?")
             values.append(value)
         with self._tx() as db:
+            before = _row(db, task_id)
             # A finished task stays finished: late writes from a straggling run do not reopen it.
             db.execute(
                 f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND status NOT IN ({FINISHED_SQL})"
@@ -111,24 +119,29 @@ class SqliteTasks(SqliteDb):
                 else f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND status != '{TaskStatus.CANCELLED}'",
                 (*values, task_id),
             )
+            task_changed(db, before, _row(db, task_id))
 
     def start_task(self, task_id: str) -> None:
         with self._tx() as db:
+            before = _row(db, task_id)
             db.execute(
                 f"""UPDATE tasks SET started_at = COALESCE(started_at, ?), status = '{TaskStatus.PROGRESS}',
                    updated_at = ? WHERE task_id = ? AND status = '{TaskStatus.QUEUED}'""",
                 (now_iso(), now_iso(), task_id),
             )
+            task_changed(db, before, _row(db, task_id))
 
     def reopen_task(self, task_id: str, message: str) -> bool:
         """A failed task goes back to `progress` for a retry; False when it was not failed."""
         with self._tx() as db:
+            before = _row(db, task_id)
             cur = db.execute(
                 f"""UPDATE tasks SET status = '{TaskStatus.PROGRESS}', error = NULL, result = NULL,
                    completed_at = NULL, message = ?, updated_at = ?
                    WHERE task_id = ? AND status = '{TaskStatus.FAILED}'""",
                 (message, now_iso(), task_id),
             )
+            task_changed(db, before, _row(db, task_id))
             return cur.rowcount == 1
 
     # --- renders of the developers' agent endpoint ----------------------------------------------

@@ -8,6 +8,7 @@ import json
 from videogen_dagster.stores.metastore import records, rows
 from videogen_dagster.stores.metastore.db import SqliteDb
 from videogen_dagster.stores.metastore.errors import NotFound
+from videogen_dagster.stores.metastore.events import scene_changed
 from videogen_dagster.stores.metastore.status import SceneStatus, VideoStatus, now_iso
 
 USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens")
@@ -22,6 +23,12 @@ def upsert_video(db, video_key: str, project_id: str, session_id: str, request: 
              updated_at = excluded.updated_at""",
         (video_key, project_id, session_id, json.dumps(request), now, now),
     )
+
+
+def _scene_row(db, video_key: str, scene_number: int):
+    return db.execute(
+        "SELECT * FROM scenes WHERE video_key = ? AND scene_number = ?", (video_key, scene_number)
+    ).fetchone()
 
 
 class SqliteVideos(SqliteDb):
@@ -104,6 +111,7 @@ class SqliteVideos(SqliteDb):
         error: str | None = None,
     ) -> None:
         with self._tx() as db:
+            before = _scene_row(db, video_key, scene_number)
             db.execute(
                 """INSERT INTO scenes (video_key, scene_number, scene_id, title, status, error, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -111,6 +119,7 @@ class SqliteVideos(SqliteDb):
                      title = excluded.title, error = excluded.error, updated_at = excluded.updated_at""",
                 (video_key, scene_number, scene_id, title, status, error, now_iso()),
             )
+            scene_changed(db, video_key, scene_number, before)
 
     def record_scene_version(
         self, video_key: str, scene_number: int, scene_id: str, title: str, version: int,
@@ -137,6 +146,7 @@ class SqliteVideos(SqliteDb):
                      assets = excluded.assets, error = NULL, updated_at = excluded.updated_at""",
                 (video_key, scene_number, scene_id, title, version, duration, json.dumps(assets), now),
             )
+            scene_changed(db, video_key, scene_number, None, rendered=True)
 
     def replace_scene_version(
         self, video_key: str, scene_number: int, version: int, assets: dict, duration: float, extra: dict,
@@ -154,6 +164,7 @@ class SqliteVideos(SqliteDb):
                    error = NULL, updated_at = ? WHERE video_key = ? AND scene_number = ?""",
                 (json.dumps(assets), duration, now, video_key, scene_number),
             )
+            scene_changed(db, video_key, scene_number, None, rendered=True)
 
     def record_edit(
         self, video_key: str, scene_number: int, from_version: int, to_version: int, prompt: str,
