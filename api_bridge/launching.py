@@ -12,6 +12,7 @@ from api_bridge.settings import Settings
 from api_bridge.tasks import reconcile_now
 from videogen_dagster.authoring.llm_routes import load_routes
 from videogen_dagster.authoring.planning import VideoPlan
+from videogen_dagster.media.hwaccel import hardware_acceleration_warning
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline.edit import offline_edit
 from videogen_dagster.pipeline.plan import LLM_REQUIRED, offline_warnings
@@ -66,13 +67,14 @@ def generation_warnings(settings: Settings, request: GenerateRequest) -> list[st
     when VIDEOGEN_REQUIRE_LLM is on without a provider; without one, the offline planner's
     warnings (requested models ignored, topic unknown), which the result and manifest repeat.
     Fast: reads settings and matches the prompt against the bundled topics, plans nothing."""
+    hardware = [w for w in [hardware_acceleration_warning(request.render_config)] if w]
     if llm_configured(settings):
-        return []
+        return hardware
     if settings.llm.require:
         # The deployment is not configured for the request (nothing wrong with the request):
         # 503, as for the agents' fix endpoint without an LLM.
         raise ApiError(503, LLM_REQUIRED, "SERVICE_UNAVAILABLE")
-    return offline_warnings(request)
+    return offline_warnings(request) + hardware
 
 
 def check_offline_edit(settings: Settings, meta: MetadataStore, video_key: str, scene_number: int,

@@ -452,3 +452,13 @@ def test_store_errors_map_to_codes_by_type(env):
         app.dependency_overrides[provide_meta] = lambda exc=exc: (_ for _ in ()).throw(exc)
         r = TestClient(app, raise_server_exceptions=False).get(f"{BASE}/tasks/x/status")
         assert r.status_code == code and r.json()["detail"] == str(exc), r.text
+
+
+def test_generate_says_hardware_acceleration_is_not_used(env, monkeypatch):
+    from videogen_dagster.media import hwaccel
+
+    monkeypatch.setattr(hwaccel, "hardware_encoder", lambda: None)
+    client, *_ = env
+    r = _generate(client, session_id="hw", render_config={"quality": "preview", "use_hardware_acceleration": True})
+    assert r.status_code == 202
+    assert any("use_hardware_acceleration" in w and "libx264" in w for w in r.json()["warnings"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from videogen_dagster.authoring.codegen import Cue
 from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.media import ffmpeg, narration_audio
+from videogen_dagster.media.hwaccel import hardware_acceleration_warning
 from videogen_dagster.models import GenerateRequest, parse_scene_id
 from videogen_dagster.models import video_key as make_video_key
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, total_steps
@@ -265,7 +266,7 @@ def build_manifest(
         "topic": plan.topic,
         "planner": plan.planner,
         "source": plan.source,
-        "warnings": plan.warnings,
+        "warnings": [*plan.warnings, *_hardware(request)],
         "render": {
             "quality": request.render_config.quality,
             "width": width,
@@ -289,6 +290,11 @@ def build_manifest(
         "combined": combined,
         "created_at": now_iso(),
     }
+
+
+def _hardware(request: GenerateRequest) -> list[str]:
+    warning = hardware_acceleration_warning(request.render_config)
+    return [warning] if warning else []
 
 
 def _version_extra(meta: MetadataStore, plan: VideoPlan, n: int, version: int) -> dict:
