@@ -12,7 +12,7 @@ from api_bridge.settings import Settings
 from api_bridge.tasks import reconcile_now
 from videogen_dagster.authoring.llm_routes import load_routes
 from videogen_dagster.authoring.planning import VideoPlan
-from videogen_dagster.media.hwaccel import hardware_acceleration_warning
+from videogen_dagster.media.hwaccel import hardware_warnings
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline.edit import offline_edit
 from videogen_dagster.pipeline.plan import LLM_REQUIRED, offline_warnings
@@ -67,7 +67,7 @@ def generation_warnings(settings: Settings, request: GenerateRequest) -> list[st
     when VIDEOGEN_REQUIRE_LLM is on without a provider; without one, the offline planner's
     warnings (requested models ignored, topic unknown), which the result and manifest repeat.
     Fast: reads settings and matches the prompt against the bundled topics, plans nothing."""
-    hardware = [w for w in [hardware_acceleration_warning(request.render_config)] if w]
+    hardware = hardware_warnings(request.render_config)
     if llm_configured(settings):
         return hardware
     if settings.llm.require:

@@ -35,6 +35,12 @@ def hardware_encoder() -> str | None:
     return None
 
 
+def hardware_warnings(render: RenderConfig | dict | None) -> list[str]:
+    """The warning as a list (empty when the request did not ask), for the answer's warnings."""
+    warning = hardware_acceleration_warning(render)
+    return [warning] if warning else []
+
+
 def hardware_acceleration_warning(render: RenderConfig | dict | None) -> str | None:
     """The warning for a request that asked for hardware acceleration (None: it did not)."""
     if isinstance(render, dict):

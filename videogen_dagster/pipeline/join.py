@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from videogen_dagster.authoring.codegen import Cue
 from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.media import ffmpeg, narration_audio
-from videogen_dagster.media.hwaccel import hardware_acceleration_warning
+from videogen_dagster.media.hwaccel import hardware_warnings
 from videogen_dagster.models import GenerateRequest, parse_scene_id
 from videogen_dagster.models import video_key as make_video_key
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, load_request, total_steps
@@ -46,8 +47,13 @@ def scenes_token(scenes: dict[int, Scene], scene_count: int) -> str | None:
         s = scenes.get(n)
         if s is None or not s.rendered:
             return None
-        parts.append(f"{n}:{s.version}:{s.assets['video'].get('sha256', '')}")
-    return ",".join(parts)
+        parts.append((n, s.version, s.assets["video"].get("sha256", "")))
+    return versions_token(parts)
+
+
+def versions_token(parts: Iterable[tuple[int, int, str]]) -> str:
+    """The token of (scene number, version, video sha256) for each scene, in order."""
+    return ",".join(f"{n}:{version}:{sha}" for n, version, sha in parts)
 
 
 def scenes_by_number(meta: MetadataStore, video_key: str) -> dict[int, Scene]:
@@ -108,8 +114,7 @@ def reuse_join(
     video = svc.meta.get_video(video_key)
     assert video is not None and video.combined
     c = video.combined
-    objs = {k: StoredObject(**{f: v for f, v in c[k].items() if f in StoredObject.__dataclass_fields__})
-            for k in ("video", "subtitles_srt", "subtitles_vtt", "manifest")}
+    objs = {k: StoredObject.from_dict(c[k]) for k in ("video", "subtitles_srt", "subtitles_vtt", "manifest")}
     info = ffmpeg.VideoInfo.from_metadata(c["video"].get("media") or {}, objs["video"].bytes)
     record = snapshot_result(svc.meta, video_key, task_id)
     task = svc.meta.get_task(task_id) if task_id else None
@@ -266,7 +271,7 @@ def build_manifest(
         "topic": plan.topic,
         "planner": plan.planner,
         "source": plan.source,
-        "warnings": [*plan.warnings, *_hardware(request)],
+        "warnings": [*plan.warnings, *hardware_warnings(request.render_config)],
         "render": {
             "quality": request.render_config.quality,
             "width": width,
@@ -290,11 +295,6 @@ def build_manifest(
         "combined": combined,
         "created_at": now_iso(),
     }
-
-
-def _hardware(request: GenerateRequest) -> list[str]:
-    warning = hardware_acceleration_warning(request.render_config)
-    return [warning] if warning else []
 
 
 def _version_extra(meta: MetadataStore, plan: VideoPlan, n: int, version: int) -> dict:

@@ -8,12 +8,7 @@ from videogen_dagster.authoring.planning import VideoPlan, topic_warnings
 from videogen_dagster.models import GenerateRequest, scene_id
 from videogen_dagster.pipeline.progress import advance, fail
 from videogen_dagster.pipeline.services import PipelineError, Services
-from videogen_dagster.pipeline.versions import (
-    coder_identity,
-    plan_inputs,
-    planner_identity,
-    scene_inputs,
-)
+from videogen_dagster.pipeline.versions import plan_inputs, planner_identity, scene_brief
 from videogen_dagster.settings import get_settings
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus, Task
 from videogen_dagster.stores.metastore.status import TaskKind
@@ -145,7 +140,7 @@ def run_plan(
         reused = not force and video.planned and stored.get("inputs") == inputs
         if reused:
             plan, version = VideoPlan.model_validate(video.plan), video.plan_version
-            obj = StoredObject(**{k: v for k, v in stored.items() if k != "inputs"})
+            obj = StoredObject.from_dict(stored)
         else:
             plan, version, obj = _plan_and_store(svc, request, video_key, agents)
     except Exception as exc:
@@ -173,14 +168,7 @@ def run_plan(
 
 def _briefs(svc: Services, request: GenerateRequest, plan: VideoPlan, agents) -> dict[int, str]:
     """What each scene is made from (the scene step computes the same from the same inputs)."""
-    from videogen_dagster.pipeline.narration import NarrationError
-
-    try:
-        voice = svc.narrator.voice_for(request.narration_config) if svc.narrator else None
-    except NarrationError:
-        voice = "unavailable"
-    coder = coder_identity(svc.coder, agents)
-    return {s.scene_number: scene_inputs(request, s, voice, coder) for s in plan.scenes}
+    return {s.scene_number: scene_brief(request, s, svc.narrator, svc.coder, agents) for s in plan.scenes}
 
 
 def _plan_and_store(

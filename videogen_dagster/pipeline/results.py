@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from videogen_dagster.authoring.planning import VideoPlan
-from videogen_dagster.media.hwaccel import hardware_acceleration_warning
+from videogen_dagster.media.hwaccel import hardware_warnings
 from videogen_dagster.models import scene_id, split_video_key
 from videogen_dagster.stores.metastore import (
     MetadataStore,
@@ -96,16 +96,11 @@ def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = N
         "plan_version": video.plan_version if video else None,
         "llm_usage": video.llm_usage if video else None,
         # What the plan says about how it was made (an unknown topic, requested models ignored).
-        "warnings": (list(plan.warnings) if plan else []) + _render_warnings(video),
+        "warnings": (list(plan.warnings) if plan else [])
+        + hardware_warnings((video.request or {}).get("render_config") if video else None),
         "generation_time_seconds": gen_time,
         "completed_at": completed_at,
     }
-
-
-def _render_warnings(video) -> list[str]:
-    """What the request asked of the render that this machine does not do (see media/hwaccel)."""
-    warning = hardware_acceleration_warning((video.request or {}).get("render_config")) if video else None
-    return [warning] if warning else []
 
 
 def _narration(meta: MetadataStore, video_key: str, n: int, version: int) -> dict | None:

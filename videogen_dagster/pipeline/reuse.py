@@ -11,7 +11,7 @@ from __future__ import annotations
 from videogen_dagster.media import ffmpeg
 from videogen_dagster.models import GenerateRequest
 from videogen_dagster.pipeline.checks import scene_checks
-from videogen_dagster.pipeline.join import joined_from, reuse_join, scenes_by_number
+from videogen_dagster.pipeline.join import joined_from, reuse_join, scenes_by_number, versions_token
 from videogen_dagster.pipeline.plan import load_plan, load_request
 from videogen_dagster.pipeline.scene_job import SceneOutcome
 from videogen_dagster.pipeline.services import Services
@@ -32,7 +32,7 @@ def stored_scene(
         (h.extra for h in svc.meta.scene_history(video_key, scene_number) if h.version == scene.version),
         {},
     )
-    objects = {kind: _stored_object(scene.assets[kind]) for kind in SCENE_KINDS}
+    objects = {kind: StoredObject.from_dict(scene.assets[kind]) for kind in SCENE_KINDS}
     info = ffmpeg.VideoInfo.from_metadata(
         scene.assets["video"].get("media") or {}, objects["video"].bytes
     )
@@ -65,11 +65,6 @@ def reusable_scene(
     return outcome
 
 
-def _stored_object(d: dict) -> StoredObject:
-    fields = StoredObject.__dataclass_fields__
-    return StoredObject(**{k: v for k, v in d.items() if k in fields})
-
-
 def finish_if_unchanged(svc: Services, video_key: str, task_id: str | None, briefs: dict[int, str]) -> bool:
     """After a reused plan: when every scene's current version was made from its brief and the
     joined video from exactly those versions, nothing is to be made. The scenes go back to
@@ -81,8 +76,8 @@ def finish_if_unchanged(svc: Services, video_key: str, task_id: str | None, brie
     outs = {n: reusable_scene(svc, request, video_key, n, brief) for n, brief in briefs.items()}
     if any(o is None for o in outs.values()):
         return False
-    # scenes_token's form, from the versions themselves (the plan step marked them queued).
-    token = ",".join(f"{n}:{o.version}:{o.objects['video'].sha256}" for n, o in sorted(outs.items()) if o)
+    # From the versions themselves: the plan step marked the scenes queued.
+    token = versions_token((n, o.version, o.objects["video"].sha256) for n, o in sorted(outs.items()) if o)
     if not joined_from(svc.meta.get_video(video_key), token):
         # Scenes unchanged but joined from other versions (an edit since): the scene runs reuse
         # their renders and the last one joins.

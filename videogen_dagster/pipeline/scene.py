@@ -23,7 +23,7 @@ from videogen_dagster.pipeline.scene_render import (
 )
 from videogen_dagster.pipeline.scene_store import store_scene
 from videogen_dagster.pipeline.services import PipelineError, Services
-from videogen_dagster.pipeline.versions import coder_identity, scene_inputs
+from videogen_dagster.pipeline.versions import scene_brief
 from videogen_dagster.stores.metastore import MetadataStore, SceneStatus
 
 
@@ -71,14 +71,9 @@ def run_scene(
 
 
 def _inputs(job: SceneJob) -> str:
-    """What this scene is made from (versions.scene_inputs), with the voice it would speak in."""
+    """What this scene is made from (versions.scene_brief)."""
     svc = job.svc
-    try:
-        voice = svc.narrator.voice_for(job.request.narration_config) if svc.narrator else None
-    except narration.NarrationError:
-        voice = "unavailable"  # the render fails on it with the full message
-    coder = coder_identity(svc.coder, job.agents)
-    return scene_inputs(job.request, job.scene_plan, voice, coder)
+    return scene_brief(job.request, job.scene_plan, svc.narrator, svc.coder, job.agents)
 
 
 def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:

@@ -26,6 +26,7 @@ from typing import Any
 
 from videogen_dagster.authoring.plans import ScenePlan
 from videogen_dagster.models import GenerateRequest
+from videogen_dagster.pipeline.narration import NarrationError
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # What scene code is made and run with, besides Manim: the templates and the sandbox runtime.
@@ -86,6 +87,16 @@ def scene_inputs(
             "code": code_version(),
         }
     )
+
+
+def scene_brief(request: GenerateRequest, scene: ScenePlan, narrator: Any, coder: Any, agents: Any) -> str:
+    """scene_inputs with the voice the narrator resolves for the request and the coder's
+    identity: the plan step and the scene step compute the same brief from the same inputs."""
+    try:
+        voice = narrator.voice_for(request.narration_config) if narrator else None
+    except NarrationError:
+        voice = "unavailable"  # the render fails on it with the full message
+    return scene_inputs(request, scene, voice, coder_identity(coder, agents))
 
 
 def render_version(source_sha256: str, request: GenerateRequest, voice: Any) -> str:

@@ -47,6 +47,12 @@ class StoredObject:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> StoredObject:
+        """The object a record's dict names; keys a record adds beside them (media, inputs...)
+        are left out."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
 
 class ObjectStore(Protocol):
     def put_file(self, key: str, path: Path) -> StoredObject: ...
