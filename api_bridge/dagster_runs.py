@@ -28,6 +28,8 @@ class RunInfo:
     job_name: str
     status: str
     partition: str | None
+    # A failed run Dagster will run again (run retries: cluster mode, a worker that died).
+    will_retry: bool = False
 
 
 def _tag(run: dict, key: str) -> str | None:
@@ -86,7 +88,8 @@ class RunQueries:
             self._refreshing.add(task_id)
         try:
             runs = [
-                RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"))
+                RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"),
+                        _tag(r, "dagster/will_retry") == "true")
                 for r in self._runs_tagged(TASK_TAG, task_id, job=True)
             ]
             self._cache[task_id] = (time.monotonic(), runs)

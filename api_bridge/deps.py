@@ -16,9 +16,10 @@ from videogen_dagster.stores.objectstore import StoreConfig
 
 @lru_cache
 def get_meta() -> MetadataStore:
-    """The pipeline's metadata store (mirrored to Convex when CONVEX_DEPLOYMENT_URL is set)."""
+    """The pipeline's metadata store (PostgreSQL when VIDEOGEN_DATABASE_URL is set; mirrored to
+    Convex when CONVEX_DEPLOYMENT_URL is set)."""
     s = get_settings()
-    return open_metadata_store(s.metadata_path, s.convex.url, s.convex.deploy_key)
+    return open_metadata_store(s.metadata_path, s.convex.url, s.convex.deploy_key, s.database_url)
 
 
 @lru_cache

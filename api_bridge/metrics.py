@@ -79,7 +79,7 @@ class VideogenCollector(Collector):
 
     def __init__(
         self,
-        metadata_path: Callable[[], Path],
+        metadata_path: Callable[[], Path | str],  # the SQLite file, or VIDEOGEN_DATABASE_URL
         dagster: Callable[[], DagsterClient] | None,
         max_age: float = CACHE_SECONDS,
     ):
@@ -231,7 +231,7 @@ def _le(bound: float) -> str:
 def _bridge_collector() -> VideogenCollector:
     """The bridge's: its settings' store (read only, never opened for writing here) and its
     Dagster client (get_dagster)."""
-    return VideogenCollector(lambda: get_settings().metadata_path, get_dagster)
+    return VideogenCollector(lambda: get_settings().database_url or get_settings().metadata_path, get_dagster)
 
 
 # The registry /metrics serves: the pipeline's figures and the bridge's HTTP figures.

@@ -57,7 +57,8 @@ def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
     latest: dict[tuple[str, str | None], RunInfo] = {}
     for r in runs:  # newest first, as Dagster lists them
         latest.setdefault((r.job_name, r.partition), r)
-    failed = [r for r in latest.values() if r.status == "FAILURE"]
+    # A failed run that Dagster will retry (its worker died) is not the end: its retry follows.
+    failed = [r for r in latest.values() if r.status == "FAILURE" and not r.will_retry]
     cancelled = [r for r in latest.values() if r.status in ("CANCELED", "CANCELING")]
     if failed:
         r = failed[0]

@@ -148,7 +148,7 @@ async def deliver_forever(
         while True:
             attempted = 0
             try:
-                if deliverer is None and settings.metadata_path.exists():
+                if deliverer is None and (settings.database_url or settings.metadata_path.exists()):
                     deliverer = Deliverer(*make(), settings, client)
                 if deliverer is not None:
                     attempted = await deliverer.deliver_due()

@@ -5,7 +5,8 @@ PKGS=(ffmpeg libcairo2-dev libpango1.0-dev pkg-config bubblewrap
       texlive-latex-base texlive-latex-recommended texlive-latex-extra
       texlive-fonts-recommended dvisvgm cm-super-minimal
       espeak-ng  # the fallback voice when no neural voice is installed
-      chromium)  # headless browser tests of the Dagster UI and of served videos
+      chromium   # headless browser tests of the Dagster UI and of served videos
+      postgresql redis-server)  # cluster mode (make up-cluster): servers of our own under var/
 # Node.js runs the Convex functions' type-check and tests; the Python image ships it already.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()

@@ -84,3 +84,7 @@ def wait_http(url: str, timeout: float = 90) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(url)
+
+
+# A private PostgreSQL server (session-scoped `pg_url`; `pg_database`: a database per test).
+from .pg_server import pg_database, pg_url  # noqa: E402, F401

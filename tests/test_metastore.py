@@ -16,10 +16,12 @@ from videogen_dagster.stores.metastore import (
 )
 from videogen_dagster.stores.metastore.schema import SCHEMA
 
+from .pg_server import BACKENDS, make_store
 
-@pytest.fixture
-def meta(tmp_path):
-    return SqliteMetadataStore(tmp_path / "m.sqlite")
+
+@pytest.fixture(params=BACKENDS)
+def meta(request, tmp_path):
+    return make_store(request.param, request, tmp_path / "m.sqlite")
 
 
 def test_progress_and_its_message_only_move_forward(meta):

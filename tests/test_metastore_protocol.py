@@ -1,5 +1,6 @@
-"""The store interface: SQLite implements every method of the MetadataStore protocol with its
-exact signature, and the Convex mirror cannot be built with a writer it does not account for."""
+"""The store interface: SQLite (and PostgreSQL) implements every method of the MetadataStore
+protocol with its exact signature, and the Convex mirror cannot be built with a writer it does
+not account for."""
 
 import inspect
 
@@ -13,8 +14,11 @@ from videogen_dagster.stores.metastore import (
     MetadataReader,
     MetadataStore,
     MetadataWriter,
+    PostgresMetadataStore,
     SqliteMetadataStore,
 )
+
+from .pg_server import BACKENDS, make_store
 
 
 def _public_methods(cls: type) -> set[str]:
@@ -27,7 +31,7 @@ def test_the_protocol_is_its_reads_and_its_writes():
     assert _public_methods(MetadataReader) == set(READERS) and _public_methods(MetadataWriter) == set(WRITERS)
 
 
-@pytest.mark.parametrize("cls", [SqliteMetadataStore, MirroredMetadataStore])
+@pytest.mark.parametrize("cls", [SqliteMetadataStore, PostgresMetadataStore, MirroredMetadataStore])
 def test_each_store_implements_every_method_with_the_protocols_signature(cls):
     for name in READERS + WRITERS:
         ours, declared = getattr(cls, name), getattr(MetadataStore, name)
@@ -35,9 +39,11 @@ def test_each_store_implements_every_method_with_the_protocols_signature(cls):
         assert inspect.signature(ours) == inspect.signature(declared), name
 
 
-def test_the_sqlite_store_has_no_public_method_outside_the_protocol(tmp_path):
-    assert _public_methods(SqliteMetadataStore) == set(READERS) | set(WRITERS)
-    assert isinstance(SqliteMetadataStore(tmp_path / "m.sqlite"), MetadataStore)
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_the_sqlite_store_has_no_public_method_outside_the_protocol(kind, request, tmp_path):
+    store = make_store(kind, request, tmp_path / "m.sqlite")
+    assert _public_methods(type(store)) == set(READERS) | set(WRITERS)
+    assert isinstance(store, MetadataStore)
 
 
 def test_a_writer_without_a_mirror_or_a_reason_fails_the_class():

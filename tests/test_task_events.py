@@ -17,13 +17,15 @@ from videogen_dagster.stores.metastore import (
 )
 from videogen_dagster.stores.metastore import schema as store_schema
 
+from .pg_server import BACKENDS, make_store
+
 KEY = "demo.s1"
 HOOK = "http://127.0.0.1:9/hook"
 
 
-@pytest.fixture
-def meta(tmp_path):
-    return SqliteMetadataStore(tmp_path / "meta.sqlite")
+@pytest.fixture(params=BACKENDS)
+def meta(request, tmp_path):
+    return make_store(request.param, request, tmp_path / "meta.sqlite")
 
 
 def _generation(meta, task_id="t1", webhook_url=HOOK, scenes=2):

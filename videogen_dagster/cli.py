@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from videogen_dagster import cli_delete
+from videogen_dagster import cli_delete, cli_worker
 from videogen_dagster.instance import dagster_instance as _instance
 from videogen_dagster.instance import prepare_dagster_home
 from videogen_dagster.models import (
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--frames", type=int, default=3, help="frames per scene shown to the model (1-8)"
     )
     cli_delete.add_parser(sub)
+    cli_worker.add_parsers(sub)
     return parser
 
 
@@ -216,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     if args.command == "delete":
         return cli_delete.run(args)
+    if args.command == "worker":
+        return cli_worker.run_worker(args)
+    if args.command == "cluster-config":
+        return cli_worker.run_config(args)
     if args.command == "retry":
         try:
             task = retry(args.task_id, concurrency=args.concurrency, quiet=args.json)

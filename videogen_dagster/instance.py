@@ -12,9 +12,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME (default ./var/dagster) with the project's dagster.yaml in it."""
-    home = (get_settings().dagster.home or Path("var/dagster")).resolve()
+    """DAGSTER_HOME (default ./var/dagster) with the project's dagster.yaml in it; in cluster
+    mode (VIDEOGEN_CELERY_BROKER_URL set) the one made from dagster-cluster.yaml."""
+    settings = get_settings()
+    home = (settings.dagster.home or Path("var/dagster")).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    if settings.cluster.enabled:
+        from videogen_dagster.cluster.instance_config import write_cluster_instance
+
+        if not (home / "dagster.yaml").exists():
+            write_cluster_instance(home, REPO_ROOT / "dagster-cluster.yaml", settings)
+        return home
     src = REPO_ROOT / "dagster.yaml"
     if src.exists() and not (home / "dagster.yaml").exists():
         shutil.copyfile(src, home / "dagster.yaml")

@@ -29,6 +29,10 @@ QUALITY_TAG = "videogen/quality"
 PROMPT_TAG_CHARS = 120
 SCENE_TITLE_TAG = "videogen/scene_title"
 PARTITION_TAG = "dagster/partition"
+# A scene run the plan run submitted itself (videogen_dagster/plan_submit.py): that plan run's id.
+PLAN_RUN_TAG = "videogen/plan_run"
+# Cluster mode: the Celery worker that took the run (set by the worker before the run starts).
+WORKER_TAG = "videogen/worker"
 
 
 def plan_run_tags(

@@ -17,7 +17,7 @@ from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
 from videogen_dagster.resources.storage import ObjectStoreResource
-from videogen_dagster.tags import DRIVER_TAG
+from videogen_dagster.tags import DRIVER_TAG, WORKER_TAG
 
 
 class SceneConfig(dg.Config):
@@ -75,6 +75,7 @@ def scene_assets(
     video_key, number = split_scene_partition_key(context.partition_key)
     with step_logs(context, video_key, number) as log:
         svc = services(storage, metadata, llm, renderer)
+        svc.worker = context.run.tags.get(WORKER_TAG)
         edit = EditSpec(
             config.edit_prompt, config.preserve_timing, config.version_increment,
             config.expected_version or None,

@@ -23,6 +23,7 @@ from videogen_dagster.evaluation.records import Judgement, VideoEvaluation
 from videogen_dagster.evaluation.text import format_report
 from videogen_dagster.settings import Settings, get_settings
 from videogen_dagster.stores.metastore import SqliteMetadataStore
+from videogen_dagster.stores.metastore.postgres import shared_postgres_store
 from videogen_dagster.stores.objectstore import StoreConfig
 
 __all__ = ["NotEvaluable", "VideoEvaluation", "evaluate", "format_report"]
@@ -48,12 +49,13 @@ def evaluate(
         raise ValueError(f"unknown vision model {vision_model!r}; known models: {known}")
     if not 1 <= frames_per_scene <= 8:
         raise ValueError(f"frames per scene must be 1-8, got {frames_per_scene}")
-    if not settings.metadata_path.exists():
+    if not settings.database_url and not settings.metadata_path.exists():
         raise NotEvaluable(
             f"no metadata store at {settings.metadata_path}: nothing was generated with this "
             "VIDEOGEN_VAR_DIR"
         )
-    meta = SqliteMetadataStore(settings.metadata_path)
+    meta = (shared_postgres_store(settings.database_url) if settings.database_url
+            else SqliteMetadataStore(settings.metadata_path))
     target = locate(meta, StoreConfig.from_settings(settings), ref)
     manifest = target.manifest
     with tempfile.TemporaryDirectory(prefix="evaluate-") as tmp:

@@ -61,6 +61,8 @@ def store_scene(
     # version Dagster shows for its video.
     data_version = render_version(objects["source"].sha256, job.request, job.voice and job.voice.voice)
     extra.update(inputs=job.inputs, data_version=data_version)
+    if job.svc.worker:
+        extra["worker"] = job.svc.worker
     findings = [f.to_dict() for f in rendered.result.layout]
     extra["layout"] = {"checks": rendered.result.layout_checks, "findings": findings}
     # Only after every object is written does the record point at them.

@@ -73,6 +73,9 @@ class Services:
     agents_factory: Callable[[GenerateRequest, dict], Any] | None = None
     # Speaks the narration (None: scenes are silent, with a silent audio track).
     narrator: Narrator | None = None
+    # The cluster worker running this step (its run's `videogen/worker` tag), recorded with each
+    # scene version and in the manifest; None on one machine.
+    worker: str | None = None
 
     def agents_for(self, request: GenerateRequest, video_key: str):
         """LLM agents for this video (None: the offline planner/coder), with the budget left."""

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from videogen_dagster.settings.cluster import ClusterSettings
 from videogen_dagster.settings.environment import (
     EXPLICIT_ENV,
     FlatEnvironment,
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
 
     # Local state (objects, metadata, scratch) of the pipeline and the bridge.
     var_dir: Path = Field(Path("var"), alias="VIDEOGEN_VAR_DIR")
+    # Cluster mode: the metadata store (and the Convex outbox) in this PostgreSQL database, shared
+    # by every machine; unset: the SQLite file under var_dir. postgresql://, postgres:// or
+    # postgresql+psycopg2:// (kept as postgresql://). May hold a password: kept out of reprs.
+    database_url: str | None = Field(None, alias="VIDEOGEN_DATABASE_URL", repr=False)
     # Scenes rendered at once: the CLI's default --concurrency and the bridge's render slots.
     # Must match dagster.yaml's `videogen/kind=scene` limit (3).
     scene_concurrency: int = Field(3, alias="SCENE_CONCURRENCY", ge=1)
@@ -56,6 +61,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)  # live progress and webhooks
     mcp: McpSettings = Field(default_factory=McpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # Celery broker (cluster mode)
     # The bridge: JWT auth (HS256 secret, or an RS256/ES256 public key; optional audience). With
     # neither, the bridge runs open.
     jwt_secret: str | None = Field(None, alias="JWT_SECRET", repr=False)
@@ -75,6 +81,11 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise SettingsError([problem_of(e, VARIABLES, MODELS_FILE_VARIABLE) for e in exc.errors()]) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        return None if v is None else postgres_dsn(v)
 
     @model_validator(mode="after")
     def _usable(self) -> Settings:
@@ -111,6 +122,18 @@ class Settings(BaseSettings):
     @property
     def speech_cache(self) -> Path:
         return self.speech.cache_dir or state_paths(self.var_dir).speech
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://")
+
+
+def postgres_dsn(url: str) -> str:
+    """A PostgreSQL URL as psycopg2 takes it (`postgresql://...`: an SQLAlchemy driver part
+    dropped); ValueError for any other scheme."""
+    for scheme in POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql://" + url[len(scheme):]
+    raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:port/database")
 
 
 class StatePaths(NamedTuple):

@@ -24,6 +24,7 @@ from videogen_dagster.stores.convex.client import (
     ConvexUnavailable,
 )
 from videogen_dagster.stores.convex.outbox import ConvexOutbox
+from videogen_dagster.stores.convex.pg_outbox import PostgresConvexOutbox, shared_postgres_outbox
 from videogen_dagster.stores.convex.records import (
     clean,
     edit_args,
@@ -41,6 +42,7 @@ from videogen_dagster.stores.metastore import (
     SqliteMetadataStore,
     records,
 )
+from videogen_dagster.stores.metastore.postgres import shared_postgres_store
 
 if TYPE_CHECKING:
     # The methods are made from the protocol at import time (_delegate_and_mirror below); to a
@@ -67,7 +69,7 @@ class MirroredMetadataStore(_Store):
     # so an outage does not slow every step of the pipeline down by the retry backoff.
     RETRY_AFTER_SECONDS = 5.0
 
-    def __init__(self, inner: MetadataStore, convex: ConvexClient, outbox: ConvexOutbox):
+    def __init__(self, inner: MetadataStore, convex: ConvexClient, outbox: ConvexOutbox | PostgresConvexOutbox):
         self.inner = inner
         self.convex = convex
         self.outbox = outbox
@@ -263,14 +265,22 @@ delegate_and_mirror(MirroredMetadataStore, MIRRORS, LOCAL_ONLY)
 
 
 def open_metadata_store(
-    sqlite_path: Path | str, convex_url: str | None = None, deploy_key: str | None = None
+    sqlite_path: Path | str, convex_url: str | None = None, deploy_key: str | None = None,
+    database_url: str | None = None,
 ) -> MetadataStore:
-    """SQLite alone, or SQLite mirrored to Convex when a deployment URL and key are given."""
+    """SQLite (PostgreSQL when `database_url` is given: cluster mode) alone, or mirrored to
+    Convex when a deployment URL and key are given (the outbox then lives beside the store)."""
+    inner: MetadataStore = (
+        shared_postgres_store(database_url) if database_url else SqliteMetadataStore(sqlite_path)
+    )
     if not convex_url:
-        return SqliteMetadataStore(sqlite_path)
+        return inner
     if not deploy_key:
         raise ConvexError("CONVEX_DEPLOYMENT_URL is set but CONVEX_DEPLOY_KEY is not")
-    outbox = ConvexOutbox(Path(sqlite_path).with_name("convex_outbox.sqlite"))
+    outbox = (
+        shared_postgres_outbox(database_url) if database_url
+        else ConvexOutbox(Path(sqlite_path).with_name("convex_outbox.sqlite"))
+    )
     client = ConvexClient(convex_url, deploy_key)
     # mypy takes the protocol's methods for abstract: they are made at import time, above.
-    return MirroredMetadataStore(SqliteMetadataStore(sqlite_path), client, outbox)  # type: ignore[abstract]
+    return MirroredMetadataStore(inner, client, outbox)  # type: ignore[abstract]

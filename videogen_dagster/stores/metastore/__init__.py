@@ -4,7 +4,8 @@ Readers return the typed records of records.py (rows.py makes them from SQLite r
 holds every status enum (TaskStatus and SceneStatus are re-exported here).
 
 `MetadataStore` (protocol.py) is the interface; `SqliteMetadataStore` (sqlite.py) the embedded
-implementation; `videogen_dagster.stores.convex.MirroredMetadataStore` wraps one and mirrors every write
+implementation, `PostgresMetadataStore` (postgres.py) the same on PostgreSQL (cluster mode);
+`videogen_dagster.stores.convex.MirroredMetadataStore` wraps one and mirrors every write
 to Convex. Every write is an upsert by natural key, so replaying one is harmless.
 """
 
@@ -21,6 +22,7 @@ from videogen_dagster.stores.metastore.events import (
     DeliveryStatus,
     EventType,
 )
+from videogen_dagster.stores.metastore.postgres import PostgresMetadataStore
 from videogen_dagster.stores.metastore.protocol import (
     READERS,
     WRITERS,
@@ -53,7 +55,7 @@ from videogen_dagster.stores.metastore.tasks import TASK_FIELDS
 __all__ = [
     "ACTIVE", "FINISHED", "READERS", "TASK_FIELDS", "TERMINAL_EVENTS", "WEBHOOK_EVENTS", "WRITERS", "Batch",
     "BatchEntry", "Conflict", "DeliveryStatus", "EventType", "TaskEvent", "WebhookDelivery",
-    "MetadataReader", "MetadataStore", "MetadataWriter", "NotFound", "Scene", "SceneEdit",
+    "MetadataReader", "MetadataStore", "MetadataWriter", "NotFound", "PostgresMetadataStore", "Scene", "SceneEdit",
     "SceneStatus", "SceneVersion", "SqliteMetadataStore", "StoreError", "Task", "TaskStatus",
     "Unavailable", "Video", "VideoBusy", "VideoRecords", "now_iso",
 ]

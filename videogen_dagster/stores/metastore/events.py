@@ -4,9 +4,10 @@ Every change of a task (status, progress, message, step) and of a scene a task w
 (queued, rendering, rendered, reused, failed) is appended to `task_events` **in the transaction
 that makes the change** (tasks.py and videos.py call `task_changed` / `scene_changed` inside
 their own `_tx()`), so the log never says something the store does not hold, and never misses
-what it does. The event id (SQLite's AUTOINCREMENT rowid) is the order: SQLite serialises
-writers, so ids commit in increasing order and a reader that asks for `id > last` never skips
-one that commits later.
+what it does. The event id (SQLite's AUTOINCREMENT rowid; a sequence on PostgreSQL) is the
+order: writers run one at a time (SQLite's BEGIN IMMEDIATE; PostgreSQL's advisory lock, see
+postgres.py), so ids commit in increasing order and a reader that asks for `id > last` never
+skips one that commits later.
 
 An event of WEBHOOK_EVENTS for a task with a `webhook_url` also gets a `webhook_deliveries` row in
 the same transaction (the durable outbox); the bridge's deliverer (api_bridge/webhook_delivery.py)
@@ -71,15 +72,15 @@ def append(db: sqlite3.Connection, task: sqlite3.Row, type_: EventType, data: di
     """One event of `task` (a tasks row), and its webhook delivery, inside the caller's transaction.
     Its time has milliseconds: clients measure how late an event reached them."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    cur = db.execute(
-        "INSERT INTO task_events (task_id, video_key, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
+    event_id = db.execute(
+        "INSERT INTO task_events (task_id, video_key, type, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (task["task_id"], task["video_key"], str(type_), json.dumps(data), now),
-    )
+    ).fetchall()[0][0]  # all rows: SQLite ends the statement only then
     if task["webhook_url"] and type_ in WEBHOOK_EVENTS:
         db.execute(
             f"""INSERT INTO webhook_deliveries (event_id, task_id, video_key, url, status, attempts,
                  next_attempt_at, created_at) VALUES (?, ?, ?, ?, '{DeliveryStatus.PENDING}', 0, 0, ?)""",
-            (cur.lastrowid, task["task_id"], task["video_key"], task["webhook_url"], now),
+            (event_id, task["task_id"], task["video_key"], task["webhook_url"], now),
         )
 
 

@@ -54,6 +54,7 @@ def scene_version(row: sqlite3.Row) -> records.SceneVersion:
 
 def scene_edit(row: sqlite3.Row) -> records.SceneEdit:
     d = dict(row)
+    d.pop("rowid", None)  # PostgreSQL's stand-in for SQLite's implicit rowid (pg_schema.py)
     return records.SceneEdit(**{**d, "applied": _json(d["applied"], [])})
 
 

@@ -105,8 +105,8 @@ class SqliteTasks(SqliteDb):
                 if col in fields:
                     sets.append(f"{col} = CASE WHEN ? >= progress THEN ? ELSE {col} END")
                     values += [progress, fields.pop(col)]
-            sets.append("progress = MAX(progress, ?)")
-            values.append(progress)
+            sets.append("progress = CASE WHEN ? > progress THEN ? ELSE progress END")  # SQLite and PostgreSQL
+            values += [progress, progress]
         for col, value in fields.items():
             sets.append(f"{col} = ?")
             values.append(value)
