@@ -9,7 +9,7 @@ DEMO_SCENES ?= 3
 WEB_PORT ?= 3000
 API_PORT ?= 8000
 
-.PHONY: deps system-deps venv node-deps demo up test test-fast lint bench clean
+.PHONY: deps system-deps venv node-deps demo up up-cluster down-cluster test test-fast lint bench clean
 
 deps: system-deps venv node-deps
 
@@ -51,6 +51,16 @@ up: deps $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p $(WEB_PORT) & \
 	DAGSTER_PORT=$(WEB_PORT) $(BIN)/uvicorn api_bridge.main:app --host 127.0.0.1 --port $(API_PORT) & \
 	wait
+
+# Cluster mode on one machine (README, "Cluster mode"): PostgreSQL, Redis, moto_server as S3 (unless
+# S3_BUCKET is set), daemon + webserver + bridge, and WORKERS Celery workers in their own folders
+# under var/cluster. Ctrl-C stops all of it, PostgreSQL and Redis included.
+up-cluster: deps
+	@WEB_PORT=$(WEB_PORT) API_PORT=$(API_PORT) bash scripts/cluster/up.sh
+
+# Stops a running `make up-cluster` (or what a killed one left running); the data stays.
+down-cluster:
+	@bash scripts/cluster/up.sh down
 
 test: deps
 	$(BIN)/ruff check videogen_dagster api_bridge mcp_server tests bench

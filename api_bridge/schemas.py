@@ -250,11 +250,24 @@ class SceneSourcePublic(BaseModel):
     s3_source_url: str | None = None
     code: str
 
+class ClusterHealthPublic(BaseModel):
+    """Cluster mode's part of the health answer (only when VIDEOGEN_CELERY_BROKER_URL is set)."""
+
+    workers: dict[str, list[str]] = Field(
+        default={}, description="Celery workers that answered, each with the queues it takes")
+    queues: dict[str, int] | None = Field(
+        default=None, description="Runs waiting per queue (render, light); null while Redis is unreachable")
+    details: dict[str, str] = Field(
+        default={}, description="What each cluster check found (postgresql, redis, celery_workers, object_store)")
+    checked_at: str = Field(description="When the checks ran (answers are cached for a few seconds)")
+
+
 class HealthPublic(BaseModel):
     status: str
     service: str = "video-generation"
     message: str
     checks: dict[str, str] = {}
+    cluster: ClusterHealthPublic | None = Field(default=None, description="Cluster mode only")
 
 
 class ErrorPublic(BaseModel):

@@ -18,7 +18,15 @@ command -v redis-server >/dev/null || { echo "redis.sh: redis-server not found (
 cli() { redis-cli -h 127.0.0.1 -p "$port" ${REDIS_PASSWORD:+-a "$REDIS_PASSWORD" --no-auth-warning} "$@"; }
 
 start() {
-  if cli ping >/dev/null 2>&1; then echo "redis: already running on $port"; return 0; fi
+  if cli ping >/dev/null 2>&1; then
+    # Ours (its pid file is in DIR), or another server on that port, which we must not adopt
+    # (our stop would shut it down).
+    if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
+      echo "redis: already running on $port"; return 0
+    fi
+    echo "redis.sh: port $port is taken by another Redis server; choose another port (REDIS_PORT)" >&2
+    exit 1
+  fi
   redis-server --port "$port" --bind "$listen" --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --appendonly yes --appendfsync everysec --save "" \
@@ -30,6 +38,8 @@ start() {
 
 stop() {
   cli ping >/dev/null 2>&1 || return 0
+  # Only the server this folder started.
+  [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null || return 0
   # SHUTDOWN writes the append-only file first.
   cli shutdown >/dev/null 2>&1 || true
   for _ in $(seq 100); do cli ping >/dev/null 2>&1 || break; sleep 0.1; done

@@ -111,6 +111,17 @@ def test_four_scenes_rendered_by_both_workers_and_joined_from_s3(cluster):
         assert not (w.folder / "var" / "objects").exists(), w.name
         assert not (w.folder / "var" / "metadata.sqlite").exists(), w.name
 
+    # Removing the video works on PostgreSQL too (Dagster partitions, records, S3 objects).
+    session = manifest["session_id"]
+    video_url = cluster.stack.client().get(f"{BASE}/tasks/{task_id}/result", headers=HEADERS).json()[
+        "result"]["s3_combined_video_url"]
+    assert httpx.get(video_url, timeout=30).status_code == 200
+    r = cluster.stack.client().delete(f"/api/v1/videos/team/{session}", headers=HEADERS,
+                                      params={"delete_objects": "true"})
+    assert r.status_code == 200, r.text
+    assert httpx.get(video_url, timeout=30).status_code == 404
+    assert cluster.stack.client().get(f"/api/v1/videos/team/{session}", headers=HEADERS).status_code == 404
+
 
 def test_worker_killed_mid_render_is_rendered_again_on_the_other(cluster):
     task_id = _generate(cluster, 3, "Explain the law of cosines", seconds=8)

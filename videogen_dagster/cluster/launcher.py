@@ -24,7 +24,9 @@ from typing import Any
 
 from dagster import Field, Noneable, StringSource
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._serdes import ConfigurableClassData
+from dagster._grpc.types import ExecuteRunArgs, ResumeRunArgs
+from dagster._serdes import ConfigurableClassData, pack_value
+from dagster_celery.config import TASK_EXECUTE_JOB_NAME, TASK_RESUME_JOB_NAME
 from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG, DAGSTER_CELERY_TASK_ID_TAG
 
@@ -45,6 +47,22 @@ class ClusterRunLauncher(CeleryRunLauncher):
         self.celery = make_celery(broker, backend) if broker else make_celery()
         self.worker_lost_checks = max(1, worker_lost_checks)
         self._unanswered: dict[str, int] = {}
+
+    def launch_run(self, context) -> None:
+        # As dagster-celery's, with the task our app registered once (theirs registers it again
+        # at every launch, warning each time).
+        run = context.dagster_run
+        args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
+                              instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
+        signature = self.celery.tasks[TASK_EXECUTE_JOB_NAME].si(execute_job_args_packed=pack_value(args))
+        self._launch_celery_task_run(run=run, task_signature=signature, routing_key=TASK_EXECUTE_JOB_NAME)
+
+    def resume_run(self, context) -> None:
+        run = context.dagster_run
+        args = ResumeRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
+                             instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
+        signature = self.celery.tasks[TASK_RESUME_JOB_NAME].si(execute_job_args_packed=pack_value(args))
+        self._launch_celery_task_run(run=run, task_signature=signature, routing_key=TASK_RESUME_JOB_NAME)
 
     def _launch_celery_task_run(self, run, task_signature, routing_key) -> None:
         queue = queue_for(run)

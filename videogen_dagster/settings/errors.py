@@ -35,6 +35,13 @@ _MESSAGES = {
 }
 
 
+# Variables whose value may hold a secret: a problem with one names the variable, not the value.
+SECRET_VARIABLES = frozenset({
+    "VIDEOGEN_DATABASE_URL", "VIDEOGEN_CELERY_BROKER_URL", "VIDEOGEN_CELERY_BACKEND_URL",
+    "AWS_SECRET_ACCESS_KEY", "JWT_SECRET", "CONVEX_DEPLOY_KEY", "OPENAI_API_KEY", "VIDEOGEN_URL_SIGNING_KEY",
+})
+
+
 def problem_of(err: Any, variables: Container[str], models_file_variable: str) -> Problem:
     """One of pydantic's errors (located by alias, i.e. by variable) as a `Problem`."""
     loc = [str(p) for p in err["loc"]]
@@ -60,4 +67,6 @@ def problem_of(err: Any, variables: Container[str], models_file_variable: str) -
     if rest:
         message = f"{rest}: {message}"
     value = err.get("input")
+    if variable in SECRET_VARIABLES:
+        value = None  # a URL with a password, a key: never echoed back
     return Problem(variable, message, value if isinstance(value, str | int | float) else None)

@@ -29,6 +29,8 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from videogen_dagster.stores.metastore.errors import Unavailable
+
 log = logging.getLogger("videogen.metastore")
 
 # A `pg_ctl restart` takes 1-2 s; a failover longer. Past this, the error is raised.
@@ -77,8 +79,11 @@ class PgConnection:
                 self.raw = raw
                 return
             except psycopg2.OperationalError as exc:
-                if not _transient(exc) or time.monotonic() + delay > deadline:
+                if not _transient(exc):
                     raise
+                if time.monotonic() + delay > deadline:
+                    # The edges answer 503 for this (the bridge, the health check).
+                    raise Unavailable(f"PostgreSQL unreachable: {str(exc).strip()}") from exc
                 log.info("PostgreSQL unreachable (%s); connecting again in %.2f s", str(exc).strip(), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -111,8 +116,10 @@ class PgConnection:
             except DISCONNECTED:
                 # A statement that failed on its own (a timeout, bad SQL) leaves the connection
                 # open: that error is the caller's. A dropped connection: the statement is retried.
-                if not self.broken or time.monotonic() > deadline:
+                if not self.broken:
                     raise
+                if time.monotonic() > deadline:
+                    raise Unavailable("PostgreSQL connection lost") from None
 
     def begin(self, lock: int | None) -> None:
         """BEGIN (and take the advisory lock), on a fresh connection if this one is dead."""
