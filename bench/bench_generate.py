@@ -7,7 +7,8 @@ wall time to ideal. Usage: python bench/bench_generate.py [--scenes 3] [--concur
 
 --via-bridge: the same request through the REST bridge, a Dagster webserver and daemon (plan run,
 chain sensor, scene runs on the warm run launcher, the last one joining), timed from the request
-to `completed`, with each run's timeline from Dagster's event log.
+to `completed`, with each run's timeline from Dagster's event log and the orchestration hops
+(bench/bench_hops.py: request -> plan step start, plan materialised -> scene runs created).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def main() -> int:
                 return 1
             result = client.get(f"{BASE}/tasks/{status['task_id']}/result").json()["result"]
             steps = timeline(work / "var" / "dagster", status["task_id"], wall0)
+            from bench.bench_hops import hops
+
+            steps += [f"  hop {k}: {v:.2f} s" for k, v in hops(work / "var" / "dagster", status["task_id"], wall0).items()]
         how = "REST bridge + webserver + daemon, request to completed"
     else:
         env = {**os.environ, "VIDEOGEN_VAR_DIR": str(work / "var"), "DAGSTER_HOME": str(work / "var" / "dagster")}

@@ -2,7 +2,9 @@
 
 It reads materialisations from the event log (not run launches), so a scene re-materialised
 from the UI re-joins its video too, and a daemon restart resumes from the stored cursor.
-Run keys make every request idempotent.
+Run keys make every request idempotent. A plan run usually submits its scene runs itself
+(plan_submit.py, with these requests and run keys): the sensor decides about a plan only once
+its run has ended, and then requests only the scenes that have no run yet.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import dagster as dg
 
 from videogen_dagster import batches
+from videogen_dagster.chain_runs import CHAIN_SENSOR, existing_run
 from videogen_dagster.jobs import combine_job, plan_job, scene_job
 from videogen_dagster.partitions import scene_partition_key, video_of, videos_partitions
 from videogen_dagster.pipeline import register_request, scenes_by_number, scenes_token
@@ -96,6 +99,22 @@ def scene_requests(
     ]
 
 
+def _run_in_progress(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is not None and not run.is_finished
+
+
+def not_launched(instance: dg.DagsterInstance, requests: list[dg.RunRequest]) -> list[dg.RunRequest]:
+    """The requests whose run key has no run yet (the plan run submitted the others). A run
+    created but never queued (NOT_STARTED) is requested again: Dagster then submits that run."""
+    out = []
+    for r in requests:
+        run = existing_run(instance, r.run_key) if r.run_key else None
+        if run is None or run.status == dg.DagsterRunStatus.NOT_STARTED:
+            out.append(r)
+    return out
+
+
 def _unchanged(record: dg.EventLogRecord) -> bool:
     """The plan step found the plan, every scene and the join unchanged: nothing to render."""
     mat = record.asset_materialization
@@ -159,6 +178,7 @@ def combine_request(
 
 
 @dg.sensor(
+    name=CHAIN_SENSOR,
     jobs=[scene_job, combine_job],
     # Short: each tick is a few indexed event-log reads, and the join waits on it.
     minimum_interval_seconds=2,
@@ -176,8 +196,18 @@ def video_chain_sensor(
     plans = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=PLAN, after_storage_id=cursor.get("plan", 0)), limit=BATCH, ascending=True
     ).records
-    for rec in plans:
-        requests += scene_requests(instance, meta, rec)
+    # A plan run submits its scene runs itself before it ends (plan_submit.py): its plan is
+    # decided here only once the run is over, and then only scenes without a run are requested.
+    held = cursor.get("plan_waiting", [])
+    earlier = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=PLAN, storage_ids=held), limit=len(held), ascending=True
+    ).records if held else []
+    plan_waiting = []
+    for rec in [*earlier, *plans]:
+        if _run_in_progress(instance, rec.run_id):
+            plan_waiting.append(rec.storage_id)
+        else:
+            requests += not_launched(instance, scene_requests(instance, meta, rec))
 
     scenes = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=SCENE_VIDEO, after_storage_id=cursor.get("scene", 0)), limit=BATCH, ascending=True
@@ -203,6 +233,7 @@ def video_chain_sensor(
     if scenes:
         cursor["scene"] = scenes[-1].storage_id
     cursor["waiting"] = waiting
+    cursor["plan_waiting"] = plan_waiting
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
 

@@ -1,5 +1,6 @@
 """The per-video plan: outline plus one implementation plan per scene."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -18,6 +19,7 @@ from videogen_dagster.partitions import (
 )
 from videogen_dagster.pipeline.plan import run_plan
 from videogen_dagster.pipeline.reuse import finish_if_unchanged
+from videogen_dagster.plan_submit import submit_scene_runs
 from videogen_dagster.resources.llm import LLMResource
 from videogen_dagster.resources.metadata import MetadataStoreResource
 from videogen_dagster.resources.renderer import ManimRendererResource
@@ -61,9 +63,20 @@ def scene_plan(
     metadata: MetadataStoreResource,
     llm: LLMResource,
     renderer: ManimRendererResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """Scene outline and one implementation plan per scene, as JSON in the object store."""
     video_key = context.partition_key
+    meta, result = _plan(context, config, video_key, storage, metadata, llm, renderer)
+    yield result
+    # Dagster has logged the materialisation before resuming this generator: the scene runs go
+    # to the run queue now, not at the chain sensor's next tick (which does it if this cannot).
+    submit_scene_runs(context, meta, video_key)
+
+
+def _plan(
+    context: dg.AssetExecutionContext, config: PlanConfig, video_key: str, storage: ObjectStoreResource,
+    metadata: MetadataStoreResource, llm: LLMResource, renderer: ManimRendererResource,
+) -> tuple[MetadataStore, dg.MaterializeResult]:
     with step_logs(context, video_key) as log:
         svc = services(storage, metadata, llm, renderer)
         if config.content_prompt or config.scene_count or config.quality:
@@ -95,7 +108,7 @@ def scene_plan(
                     tags={DATA_VERSION_TAG: out.briefs[s.scene_number], DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
                 )
             )
-        return dg.MaterializeResult(
+        return svc.meta, dg.MaterializeResult(
             data_version=dg.DataVersion(out.obj.sha256[:16]),
             metadata={
                 "reused": out.reused,

@@ -3,8 +3,9 @@
 Dagster's DefaultRunLauncher asks the code server to start each run in a freshly spawned Python
 (the code server hard-codes the `spawn` start method), which then imports Dagster and the code
 location again: ~1.4 s on these machines before the first step, paid by every plan, scene and
-join run. This launcher keeps one warm parent per code location (`videogen_dagster.launcher.warm_worker`,
-started on the first launch) that has already imported them, and forks each run worker from it.
+join run. This launcher keeps one warm parent per code location
+(`videogen_dagster.launcher.warm_worker`, started with the daemon, see `prestart`, or else by the
+first launch) that has already imported them, and forks each run worker from it.
 
 What it keeps from the default: a run executes exactly as `dagster api execute_run` runs it; the
 worker lives in its own session, so restarting the daemon does not stop running runs. What it
@@ -24,11 +25,13 @@ dagster.yaml:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -45,6 +48,7 @@ from videogen_dagster.launcher.warm_worker import process_start, recv_json, send
 PID_TAG = "videogen/worker_pid"
 STARTED_TAG = "videogen/worker_started"
 READY_TIMEOUT = 60.0
+log = logging.getLogger(__name__)
 
 
 class WarmParent:
@@ -104,8 +108,10 @@ class WarmRunLauncher(DefaultRunLauncher):
     def __init__(self, inst_data: ConfigurableClassData | None = None, preload_modules: list[str] | None = None):
         super().__init__(inst_data=inst_data)
         self.preload_modules = list(preload_modules or [])
-        self._parents: dict[tuple[str, str | None], WarmParent] = {}
+        self._parents: dict[tuple[str, str], WarmParent] = {}
         self._lock = threading.Lock()
+        self._prestart: tuple[str, str] | None = None  # the key prestart() started
+        self._used = False  # a run was launched
 
     @classmethod
     def config_type(cls):
@@ -115,17 +121,48 @@ class WarmRunLauncher(DefaultRunLauncher):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
         return cls(inst_data=inst_data, preload_modules=config_value.get("preload_modules"))
 
+    def _start_parent(self, key: tuple[str, str], instance_ref: str) -> WarmParent:
+        """A running warm parent for `key` (under self._lock)."""
+        parent = self._parents.get(key)
+        if parent is None or not parent.alive():
+            if parent is not None:
+                parent.stop()
+            parent = WarmParent(key[0], key[1], ["dagster._cli.api", *self.preload_modules], instance_ref)
+            parent.start()
+            self._parents[key] = parent
+        return parent
+
+    def prestart(self) -> None:
+        """Start, in the background, the warm parent the daemon's runs will use: for this
+        process's Python and working directory, where `dagster-daemon run -w workspace.yaml`
+        (`make up`, `dagster dev`) starts the code location's server. Called once by the daemon
+        (WarmQueuedRunCoordinator). Runs of a code location elsewhere get their own on their
+        first launch, and this one, never used, is stopped then."""
+        if self._prestart is not None:
+            return
+        key = (sys.executable, os.path.abspath("."))
+        ref = serialize_value(self._instance.get_ref())
+        self._prestart = key
+
+        def start() -> None:
+            try:
+                with self._lock:
+                    self._start_parent(key, ref)
+            except (OSError, RuntimeError) as exc:
+                log.warning("warm run worker not prestarted (%s); the first launch starts it", exc)
+
+        threading.Thread(target=start, name="videogen-warm-prestart", daemon=True).start()
+
     def _fork(self, executable: str, cwd: str | None, body: dict) -> dict:
         with self._lock:
-            key = (executable, cwd)
+            # Origins name the working directory as the workspace file does (often "."): relative
+            # to this process's, where the parent is started.
+            key = (executable, os.path.abspath(cwd or "."))
+            if not self._used and self._prestart not in (None, key) and self._prestart in self._parents:
+                self._parents.pop(self._prestart).stop()  # prestarted for another location
+            self._used = True
             for _ in range(2):
-                parent = self._parents.get(key)
-                if parent is None or not parent.alive():
-                    if parent is not None:
-                        parent.stop()
-                    parent = WarmParent(executable, cwd, ["dagster._cli.api", *self.preload_modules], body["instance_ref"])
-                    parent.start()
-                    self._parents[key] = parent
+                parent = self._start_parent(key, body["instance_ref"])
                 answer = parent.request(body)
                 if answer.get("error") == "stale":
                     # The code location changed on disk: a fresh parent imports the new code.
