@@ -6,6 +6,7 @@ worker start-up, step) from Dagster's event log. Usage: python bench/bench_edit.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def edit_once(client: httpx.Client, var: Path, scene_id: str, prompt: str, n: in
 
 
 def main() -> int:
+    out = Path(sys.argv[sys.argv.index("--json") + 1]) if "--json" in sys.argv else None
     var = Path(tempfile.mkdtemp(prefix="videogen-bench-edit-"))
     try:
         with stack(var) as api, httpx.Client(base_url=api, timeout=30) as client:
@@ -74,7 +76,10 @@ def main() -> int:
     for e in edits:
         print(f"{e['prompt']:28s} {e['latency']:7.2f}s {e['bare']:6.2f}s {e['join']:5.2f}s {e['ratio']:6.2f}")
     ratios = sorted(e["ratio"] for e in edits)
-    print(f"median ratio latency / (bare render + bare join): {ratios[len(ratios) // 2]:.2f} (target < 1.5)")
+    print(f"median ratio latency / (bare render + bare join): {ratios[len(ratios) // 2]:.2f} (target <= 1.15)")
+    if out:
+        out.write_text(json.dumps({"median_ratio": ratios[len(ratios) // 2], "spread": ratios[-1] - ratios[0],
+                                   "edits": [{k: v for k, v in e.items() if k != "steps"} for e in edits]}))
     print("timelines (seconds after each request):")
     for e in edits:
         print(f"  {e['prompt']}")
