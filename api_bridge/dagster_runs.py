@@ -1,5 +1,6 @@
 """The bridge's questions about Dagster runs, over the webserver's GraphQL API: a task's runs
-(cached for pollers), a partition's active runs, one run's status, and terminating runs.
+(for pollers, from a view refreshed in the background: run_watch.py), a partition's active runs,
+one run's status, and terminating runs.
 
 `RunQueries` is a part of `DagsterClient` (dagster_client.py), which supplies `query` and the
 cache's state; it is kept apart so that launching and asking about runs each read at once.
@@ -11,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from api_bridge.run_watch import Flight, RunWatch
 from videogen_dagster.tags import TASK_TAG
 
 ACTIVE_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
@@ -36,16 +38,29 @@ def _tag(run: dict, key: str) -> str | None:
     return next((t["value"] for t in run["tags"] if t["key"] == key), None)
 
 
+RUN_FIELDS = "runId jobName status tags { key value }"
+
+
+def run_infos(results: list[dict]) -> list[RunInfo]:
+    return [
+        RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"),
+                _tag(r, "dagster/will_retry") == "true")
+        for r in results
+    ]
+
+
 class RunQueries:
     """Run queries for a client with a `query(graphql, variables)` method (DagsterClient)."""
 
     _cache: dict[str, tuple[float, list[RunInfo]]]
-    _refreshing: set[str]
     _lock: threading.Lock
 
     def query(
         self, query: str, variables: dict | None = None, timeout: float | None = None
     ) -> dict:
+        raise NotImplementedError
+
+    def health(self, max_age: float = 5.0) -> dict[str, str | None]:
         raise NotImplementedError
 
     def _runs_tagged(
@@ -54,7 +69,7 @@ class RunQueries:
         """Runs carrying the tag (only queued or running ones with `active`): id, tags (and, with
         `job`, job name and status)."""
         statuses = f", statuses: [{', '.join(ACTIVE_STATUSES)}]" if active else ""
-        fields = "runId jobName status tags { key value }" if job else "runId tags { key value }"
+        fields = RUN_FIELDS if job else "runId tags { key value }"
         data = self.query(
             f"""query($key: String!, $value: String!) {{
                  runsOrError(filter: {{tags: [{{key: $key, value: $value}}]{statuses}}}) {{
@@ -63,40 +78,76 @@ class RunQueries:
         )
         return (data.get("runsOrError") or {}).get("results", [])
 
-    def forget(self, task_id: str) -> None:
-        """Drop the cached runs of a task (after launching or terminating some of them)."""
-        self._cache.pop(task_id, None)
+    @property
+    def run_watch(self) -> RunWatch:
+        """The background view of polled tasks' runs (run_watch.py), made on first use."""
+        watch = self.__dict__.get("_run_watch")
+        if watch is None:
+            with self._lock:
+                watch = self.__dict__.setdefault("_run_watch", RunWatch(self))
+        return watch
 
-    def cached_task_runs(self, task_id: str, max_age: float) -> list[RunInfo] | None:
-        """The cached answer when fresh enough (or being refreshed by another caller), else None."""
+    def watch(self, task_id: str) -> list[RunInfo] | None:
+        """For pollers, without asking Dagster: the task's runs as the background refresh last
+        saw them (at most about a second old), or None when the task was not being watched
+        (its first poll: ask `task_runs`, which the refresh then keeps fresh)."""
+        watched = self.run_watch.poll(task_id)
         hit = self._cache.get(task_id)
-        if hit and (time.monotonic() - hit[0] <= max_age or task_id in self._refreshing):
-            return hit[1]
-        return None
+        return hit[1] if watched and hit else None
+
+    def runs_of_tasks(self, task_ids: list[str]) -> dict[str, list[RunInfo]]:
+        """Every run of each task, newest first, in one GraphQL request (a field per task); a
+        task whose field failed is left out."""
+        if not task_ids:
+            return {}
+        params = ", ".join(f"$v{i}: String!" for i in range(len(task_ids)))
+        fields = " ".join(
+            f"t{i}: runsOrError(filter: {{tags: [{{key: $key, value: $v{i}}}]}}) {{"
+            f" __typename ... on Runs {{ results {{ {RUN_FIELDS} }} }} }}"
+            for i in range(len(task_ids))
+        )
+        data = self.query(
+            f"query($key: String!, {params}) {{ {fields} }}",
+            {"key": TASK_TAG, **{f"v{i}": t for i, t in enumerate(task_ids)}},
+        )
+        return {
+            task_id: run_infos(answer["results"])
+            for i, task_id in enumerate(task_ids)
+            if (answer := data.get(f"t{i}") or {}).get("__typename") == "Runs"
+        }
+
+    def forget(self, task_id: str) -> None:
+        """Drop what is known of a task's runs (after launching or terminating some of them)."""
+        self.run_watch.forget(task_id)
 
     def task_runs(self, task_id: str, max_age: float = 0.0) -> list[RunInfo]:
         """Every run tagged with the task id (cached for `max_age` seconds).
 
-        Under concurrent polling only one thread refreshes a task's runs; the others are
-        answered from the previous (at most a few seconds old) answer meanwhile."""
+        One caller at a time asks Dagster about a task: the others are answered from the
+        previous answer meanwhile, or, when there is none, wait for this one."""
         hit = self._cache.get(task_id)
         if hit and time.monotonic() - hit[0] <= max_age:
             return hit[1]
-        with self._lock:
-            if hit and task_id in self._refreshing:
-                return hit[1]
-            self._refreshing.add(task_id)
+        watch = self.run_watch
+        with watch.lock:
+            flight = watch.flights.get(task_id)
+            asking = flight is None
+            if asking:
+                flight = watch.flights[task_id] = Flight(watch.epochs.get(task_id, 0))
+        assert flight is not None
+        if not asking:
+            return hit[1] if hit else flight.wait()
         try:
-            runs = [
-                RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"),
-                        _tag(r, "dagster/will_retry") == "true")
-                for r in self._runs_tagged(TASK_TAG, task_id, job=True)
-            ]
-            self._cache[task_id] = (time.monotonic(), runs)
-            return runs
+            flight.runs = run_infos(self._runs_tagged(TASK_TAG, task_id, job=True))
+        except BaseException as exc:
+            flight.error = exc
+            raise
         finally:
-            with self._lock:
-                self._refreshing.discard(task_id)
+            with watch.lock:
+                del watch.flights[task_id]
+            flight.done.set()
+        watch.store(task_id, flight.runs, flight.epoch)
+        return flight.runs
 
     def active_runs_for_partition(self, partition: str) -> list[tuple[str, str | None]]:
         """(run id, task id) of the partition's queued or running runs."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from api_bridge.dagster_client import DagsterClient, DagsterUnavailable, RunInfo
+from api_bridge.run_watch import HEALTH_MAX_AGE
 from api_bridge.settings import Settings
 from videogen_dagster.pipeline.progress import cancel, fail
 from videogen_dagster.stores.metastore import FINISHED, MetadataStore, Task
@@ -18,6 +22,7 @@ from videogen_dagster.stores.metastore import FINISHED, MetadataStore, Task
 # last scene run).
 CHAIN_OVERHEAD_SECONDS = 8.0
 TERMINAL = FINISHED  # the store's finished statuses, under the name the routes use
+T = TypeVar("T")
 
 
 def scene_seconds(meta: MetadataStore, settings: Settings, quality: str) -> float:
@@ -45,8 +50,7 @@ def estimated_completion(task: Task, minutes: float) -> str | None:
     return (start + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-RUNS_MAX_AGE = 3.0
-HEALTH_MAX_AGE = 5.0
+RUNS_MAX_AGE = 3.0  # a first poll may be answered from runs asked this recently (e.g. by a launch check)
 
 
 def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
@@ -88,23 +92,40 @@ async def reconcile(meta: MetadataStore, dagster: DagsterClient, task: Task) -> 
     """The task brought up to date with Dagster's run status, and, while it is unfinished, what
     keeps the pipeline behind it from moving (None when nothing: webserver and daemon are up).
 
-    Run status and health are cached for a few seconds; only a stale cache costs a GraphQL call,
-    made off the event loop, so polling clients are answered from SQLite in well under a
-    millisecond."""
+    No poll asks Dagster: the runs of polled tasks and Dagster's health are refreshed in the
+    background, one GraphQL request a second for every task at once (run_watch.py), so a poll
+    is answered from the metadata store and memory. Only a task's first poll (per bridge
+    process, or after a launch or termination made the bridge forget its runs) asks once, off
+    the event loop, one caller for all."""
     if task.finished:
         return task, None
     problem = None
-    runs = dagster.cached_task_runs(task.task_id, RUNS_MAX_AGE)
+    runs = dagster.watch(task.task_id)
     if runs is None:
         try:
-            runs = await run_in_threadpool(dagster.task_runs, task.task_id, RUNS_MAX_AGE)
+            runs = await _once((dagster, "runs", task.task_id), dagster.task_runs, task.task_id, RUNS_MAX_AGE)
         except DagsterUnavailable as exc:
-            runs, problem = None, str(exc)
+            problem = str(exc)
     if runs is not None:
         task = apply_runs(meta, task, runs)
     if not task.finished and problem is None:
-        health = dagster.cached_health(HEALTH_MAX_AGE)
+        health = dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
         if health is None:
-            health = await run_in_threadpool(dagster.health, HEALTH_MAX_AGE)
+            health = await _once((dagster, "health"), dagster.health, HEALTH_MAX_AGE)
         problem = next((v for v in health.values() if v), None)
     return task, problem
+
+
+_asking: dict[tuple, asyncio.Future] = {}
+
+
+async def _once(key: tuple, ask: Callable[..., T], *args: object) -> T:
+    """`ask(*args)` in a worker thread, once for every coroutine of this event loop that wants
+    the same answer meanwhile (fifty first polls of a task make one call, not fifty)."""
+    loop = asyncio.get_running_loop()
+    k = (loop, *key)
+    future = _asking.get(k)
+    if future is None:
+        future = _asking[k] = loop.create_task(run_in_threadpool(ask, *args))
+        future.add_done_callback(lambda _: _asking.pop(k, None))
+    return await asyncio.shield(future)

@@ -134,6 +134,7 @@ def render_scene(
     # Nothing of this process's environment (API keys, tokens) reaches the render; bubblewrap
     # itself starts from the same environment and clears it for the render (`--clearenv`).
     env = sandbox.render_env(str(inner))
+    cmd = sandbox.niced_command(cmd, limits.nice)  # renders yield the cores to the services
     preexec = None
     if confine:
         user = sandbox.sandbox_user()

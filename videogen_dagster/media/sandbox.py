@@ -26,7 +26,8 @@ Confinement (`confined_command` + `limits_preexec`), because a static check can 
   /etc (passwd, shadow, ssl, hosts...), the rest of /var, /srv, /opt, /mnt, /sys, the host's /tmp.
 - no network (own network namespace: only its own loopback); own PID, IPC and UTS namespaces;
   killed with its parent;
-- runs as an unprivileged user (nobody, via setpriv), in its own session/process group;
+- runs as an unprivileged user (nobody, via setpriv), in its own session/process group, at a
+  lower CPU priority (`Limits.nice`, RENDER_NICE: nice value and session group);
 - rlimits: CPU seconds, address space (memory), largest file written, number of processes;
 - the caller enforces wall-clock time and kills the whole process group.
 Not enforced: reading what is visible (all of /usr, the Python install and virtualenv, fonts and
@@ -145,12 +146,39 @@ def require_safe(code: str) -> None:
 # --- confinement ---------------------------------------------------------------------------------
 
 
+# Renders are batch work: they yield the cores to what answers people (the bridge, Dagster's
+# webserver and daemon). Measured: bench/bench_status.py, README "status polling".
+RENDER_NICE = 10
+
+
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = 600
     memory_bytes: int = 6 * 1024**3  # address space: Manim + numpy + cairo map a lot
     file_bytes: int = 1024**3
     processes: int = 256  # counted per user; the sandbox user is `nobody`
+    nice: int = RENDER_NICE  # 0: the render competes with the services as an equal
+
+
+# Lowers the session group's priority and the nice value, then becomes the render (same process,
+# same environment: a shell would add and reorder variables).
+_LOWER_PRIORITY = """import os, sys
+try:
+    with open("/proc/self/autogroup", "w") as f:
+        f.write(sys.argv[1])
+except OSError:
+    pass
+os.nice(int(sys.argv[1]))
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def niced_command(cmd: list[str], nice: int) -> list[str]:
+    """`cmd` at a lower CPU priority: its nice value and its session's group (autogroup kernels
+    schedule sessions as groups; a nice value counts only within one). Inside bubblewrap."""
+    if nice <= 0:
+        return cmd
+    return [sys.executable, "-I", "-S", "-c", _LOWER_PRIORITY, str(nice), *cmd]
 
 
 def sandbox_user() -> tuple[int, int] | None:
