@@ -160,6 +160,7 @@ def main() -> int:
     ap.add_argument("--prompt", default="Explain the Pythagorean theorem")
     ap.add_argument("--repeat", type=int, default=1, help="baseline + generation pairs")
     ap.add_argument("--timeout", type=float, default=300, help="longest a generation may take")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here (bench_table.py)")
     ap.add_argument("--warmup", type=float, default=10, help="seconds left to the daemon's start-up")
     args = ap.parse_args()
     var = Path(tempfile.mkdtemp(prefix="videogen-bench-"))
@@ -203,6 +204,9 @@ def main() -> int:
     met = worst < TARGET_P99_MS and errors == 0 and ok
     print(f"target: p99 < {TARGET_P99_MS:.0f} ms and 0 errors during generation: "
           f"{'met' if met else 'NOT met'} (worst p99 {worst:.1f} ms)")
+    if args.json:
+        args.json.write_text(json.dumps({"p99_ms": worst, "median_p99_ms": statistics.median(loaded) if loaded else None,
+                                         "errors": errors, "generations": len(loaded)}))
     return 0 if ok else 1
 
 
