@@ -9,7 +9,7 @@ DEMO_SCENES ?= 3
 WEB_PORT ?= 3000
 API_PORT ?= 8000
 
-.PHONY: deps system-deps venv node-deps demo up up-cluster down-cluster test test-fast lint bench clean
+.PHONY: deps system-deps venv node-deps demo up up-cluster down-cluster test test-fast lint bench bench-all clean
 
 deps: system-deps venv node-deps
 
@@ -75,12 +75,18 @@ lint: venv
 	$(BIN)/ruff check videogen_dagster api_bridge mcp_server tests bench
 	$(BIN)/ruff format --check videogen_dagster api_bridge mcp_server tests bench
 
+# Issue 20's table: each ratio against a baseline measured in the same run (bench/bench_table.py).
 bench: deps
+	$(BIN)/python bench/bench_table.py
+
+# Every benchmark, one after another (each prints its own figures).
+bench-all: deps
+	$(BIN)/python bench/bench_table.py
+	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_generate.py --via-bridge
-	$(BIN)/python bench/bench_status.py
+	$(BIN)/python bench/bench_hops.py
 	$(BIN)/python bench/bench_s3_upload.py
-	$(BIN)/python bench/bench_edit.py
 	$(BIN)/python bench/bench_narration.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_reuse.py
