@@ -77,6 +77,16 @@ def submit_scene_runs(context: dg.AssetExecutionContext, meta: MetadataStore, vi
     return ids
 
 
+class _Cancelled(Exception):
+    pass
+
+
+def _stopping(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """The plan run is being cancelled (its task too)."""
+    run = instance.get_run_by_id(run_id)
+    return run is None or run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+
 def submit_requests(
     instance: dg.DagsterInstance,
     plan_run: dg.DagsterRun,
@@ -96,6 +106,8 @@ def submit_requests(
         found = existing_run(instance, request.run_key)
         if found is not None and found.status != dg.DagsterRunStatus.NOT_STARTED:
             continue
+        if _stopping(instance, plan_run.run_id):
+            break  # cancelled meanwhile: no new scene run (the bridge terminated those queued)
         if found is None:
             resolved = request.with_resolved_tags_and_config(job, [], instance)
             tags = {
@@ -110,9 +122,15 @@ def submit_requests(
                 remote_job_origin=remote_origin, job_code_origin=code_origin,
             )
         try:
+            if _stopping(instance, plan_run.run_id):
+                raise _Cancelled
             instance.submit_run(found.run_id, workspace=None)  # type: ignore[arg-type] # queued: unused
-        except Exception:
-            # A run that was never queued must not hide the scene from the sensor.
+        except _Cancelled:
+            instance.delete_run(found.run_id)
+            break
+        except BaseException:
+            # A run that was never queued (a failure, or this run interrupted by a cancel) must
+            # not be left behind: it would hide the scene from the sensor, or outlive the task.
             instance.delete_run(found.run_id)
             raise
         ids.append(found.run_id)
