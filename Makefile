@@ -66,7 +66,9 @@ test: deps
 	$(BIN)/ruff check videogen_dagster api_bridge mcp_server tests bench
 	npm run --silent typecheck
 	npm test --silent
-	$(BIN)/pytest -q
+	@# One process per core (at most 4); each test file stays in one process, so a module's
+	@# real stack (webserver, daemon, bridge; or the cluster) is started once.
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile --durations 25
 
 test-fast: venv
 	$(BIN)/pytest -q -m "not slow"
