@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from videogen_dagster.models import split_video_key
-from videogen_dagster.pipeline import URL_FIELDS, task_result
+from videogen_dagster.pipeline import PREVIEW_FIELD, URL_FIELDS, task_result
 from videogen_dagster.stores.metastore import EventType, MetadataStore, TaskEvent, TaskStatus
 from videogen_dagster.stores.objectstore import StoreConfig
 
@@ -41,8 +41,12 @@ class EventPayloads:
         objects = data.pop("objects", None)
         if objects is not None:
             store = self._store(event.video_key)
-            data.update({field: store.url(objects[kind]) if kind in objects else None
-                         for kind, field in URL_FIELDS.items()})
+            if event.type != EventType.SCENE_PREVIEW:  # a preview event names the preview alone
+                data.update({field: store.url(objects[kind]) if kind in objects else None
+                             for kind, field in URL_FIELDS.items()})
+            kind, field = PREVIEW_FIELD
+            if kind in objects:
+                data[field] = store.url(objects[kind])
         if event.type == EventType.TASK_COMPLETED:
             task = self.meta.get_task(event.task_id)
             if task is not None and task.status == TaskStatus.COMPLETED:

@@ -104,6 +104,23 @@ class SceneResultPublic(BaseModel):
     narration: NarrationPublic | None = Field(
         None, description="the voice that speaks the scene (absent: a silent scene)"
     )
+    preview_url: str | None = Field(
+        None, description="render_config.progressive: the scene's preview render (854x480, 15 fps)"
+    )
+
+
+class ScenePreviewPublic(BaseModel):
+    """A scene's preview render, published while its final quality renders (progressive)."""
+
+    scene_id: str
+    scene_number: int
+    version: int = Field(description="the version the final render will be stored as")
+    preview_url: str
+    duration: float
+    width: int
+    height: int
+    fps: float
+    created_at: str
 
 
 class VideoResultPublic(BaseModel):
@@ -141,6 +158,9 @@ class TaskStatusPublic(BaseModel):
     error: str | None = None
     created_at: str
     updated_at: str
+    previews: list[ScenePreviewPublic] | None = Field(
+        None, description="render_config.progressive: the scene previews published so far "
+        "(null: none yet, or progressive is off)")
 
 
 class TaskResultPublic(BaseModel):

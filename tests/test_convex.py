@@ -150,6 +150,8 @@ WRITES: list[tuple[str, tuple, dict, tuple[str, ...]]] = [
     ("save_plan", ("p.s", PLAN, 1, {"plan": True}), {}, ("videos:upsert",)),
     ("add_llm_usage", ("p.s", USAGE), {}, ("videos:upsert",)),
     ("set_scene_status", ("p.s", 1, "s_scene_1", "Intro", "rendering"), {}, ("scenes:setStatus",)),
+    ("record_scene_preview", ("p.s", 1, {"version": 1, "key": "p/s/scene_1/v1/preview.mp4", "duration": 4.0,
+                                         "width": 854, "height": 480, "fps": 15.0}), {}, ()),
     ("record_scene_version", ("p.s", 1, "s_scene_1", "Intro", 1, _assets("v1"), 4.0, 2.5, "preview", "t1", "r"),
      {}, ("scenes:recordVersion",)),
     ("claim_join", ("p.s", "1:1"), {}, ()),

@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resolution", default=None, help=f"one of {', '.join(RESOLUTIONS)} (default: the quality's)")
     g.add_argument("--fps", type=int, default=None, help="15-60 (default: the quality's)")
     g.add_argument("--max-scene-duration", type=float, default=30.0, help="seconds per scene at most")
+    g.add_argument("--progressive", action="store_true",
+                   help="publish each scene at preview quality first, while its final quality renders")
     g.add_argument("--project", default="default", help="project id (letters, digits, _ and -)")
     g.add_argument("--session", default=None, help="session id (generated when absent)")
     g.add_argument("--concurrency", type=int, default=None,
@@ -238,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             "resolution": args.resolution,
             "fps": args.fps,
             "max_scene_duration": args.max_scene_duration,
+            "progressive": args.progressive,
         },
         "narration_config": {
             "enabled": args.narration,

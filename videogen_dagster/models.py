@@ -127,8 +127,6 @@ def slot_key(scene_number: int) -> str:
     return f"{scene_number:02d}"
 
 
-
-
 def scene_id(session_id: str, scene_number: int) -> str:
     """The spec's scene id form: `session_123_scene_1`."""
     return f"{session_id}_scene_{scene_number}"
@@ -205,6 +203,9 @@ class RenderConfig(_Strict):
     max_scene_duration: float = Field(30.0, gt=0, le=600)
     use_hardware_acceleration: bool = False
     max_retries: int = Field(3, ge=0, le=10)
+    # pipeline/preview.py; versions.py leaves it out of what a scene is made from.
+    progressive: bool = Field(False, description="render each scene at the preview preset first and publish it "
+                              "(the status's previews, scene.preview events) while this quality renders")
 
     def output_format(self) -> tuple[int, int, int]:
         """(width, height, fps) that the renderer will produce."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api_bridge.auth import CurrentPrincipal
+from api_bridge.cluster_health import cluster_health_parts
 from api_bridge.dagster_client import DagsterRejected, DagsterUnavailable
 from api_bridge.deps import Dagster, Meta, SettingsDep, Store
 from api_bridge.errors import ApiError
@@ -17,6 +18,7 @@ from api_bridge.launching import (
     launch_failed,
     task_for,
 )
+from api_bridge.previews import scene_previews
 from api_bridge.schemas import (
     CancelPublic,
     EditAccepted,
@@ -189,6 +191,7 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
         ),
         project_id=task.project_id, session_id=task.session_id, scene_id=task.scene_id,
         result=result, error=task.error, created_at=task.created_at, updated_at=task.updated_at,
+        previews=scene_previews(meta, store, task),
     )
 
 
@@ -273,23 +276,31 @@ def retry_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: D
 
 @router.get("/health", response_model=HealthPublic, responses={
     503: {"model": HealthPublic, "description": "Unhealthy: the message names the failing part"}})
-def health(meta: Meta, dagster: Dagster, store: Store):
-    """Checks the Dagster webserver and daemon, the object store and the metadata store."""
+def health(meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
+    """Checks the Dagster webserver and daemon, the object store and the metadata store; in
+    cluster mode also PostgreSQL, Redis and the Celery workers (the `cluster` field)."""
     checks = dict(dagster.health())  # the cached answer is shared: add to a copy
     try:
         meta.ping()
         checks["metadata_store"] = None
     except Exception as exc:
         checks["metadata_store"] = f"metadata store unavailable: {exc}"
-    try:
-        store.store_for(None).check()
-        checks["object_store"] = None
-    except Exception as exc:
-        checks["object_store"] = f"object store unavailable: {exc}"
+    cluster = None
+    if settings.cluster.enabled:
+        cluster_checks, cluster = cluster_health_parts()  # its object_store check is S3's
+        checks.update(cluster_checks)
+    else:
+        try:
+            store.store_for(None).check()
+            checks["object_store"] = None
+        except Exception as exc:
+            checks["object_store"] = f"object store unavailable: {exc}"
     bad = {k: v for k, v in checks.items() if v}
     body = HealthPublic(
         status="unhealthy" if bad else "healthy",
         message="; ".join(f"{k}: {v}" for k, v in bad.items()) if bad else "Video generation service is operational",
         checks={k: (v or "ok") for k, v in checks.items()},
+        cluster=cluster,
     )
-    return JSONResponse(body.model_dump(), status_code=503 if bad else 200)
+    return JSONResponse(body.model_dump(exclude={"cluster"} if cluster is None else None),
+                        status_code=503 if bad else 200)

@@ -104,6 +104,13 @@ def _video_metadata(out: SceneOutcome) -> dict:
         )
     else:
         meta["narration_engine"] = "none (silent track)"
+    if out.preview:
+        media = out.preview.get("media") or {}
+        meta.update(
+            preview_key=out.preview["key"],
+            preview_resolution=f"{media.get('width')}x{media.get('height')}",
+            preview_render_seconds=out.preview.get("render_seconds"),
+        )
     if out.edits:
         meta["edits_applied"] = dg.MetadataValue.json(out.edits)
     if out.errors:

@@ -13,6 +13,7 @@ writer of a task's progress and failure).
 | `edit` | the edit request, the offline editor, the check that a scene may be edited |
 | `scene`, `scene_job`, `scene_render`, `scene_store` | step 2: one scene (its context, its code and renders with the fix loop, storing it) |
 | `join` | step 3: the join claimed once per set of scene versions, the combined video, the manifest |
+| `preview` | progressive rendering: a scene's preview render, stored and published before its final |
 | `results` | a task's fixed result record and the spec's task result made from it |
 """
 
@@ -35,6 +36,7 @@ from videogen_dagster.pipeline.plan import (
     total_steps,
 )
 from videogen_dagster.pipeline.results import (
+    PREVIEW_FIELD,
     RECORD_VERSION,
     URL_FIELDS,
     build_result,
@@ -60,6 +62,7 @@ __all__ = [
     "DURATION_TOLERANCE",
     "EDIT_COLOURS",
     "EDIT_STEPS",
+    "PREVIEW_FIELD",
     "RECORD_VERSION",
     "SCENE_FILES",
     "URL_FIELDS",

@@ -25,6 +25,8 @@ URL_FIELDS = {
     "thumbnail": "s3_thumbnail_url",
     "subtitles": "s3_subtitles_url",
 }
+# Progressive rendering: the scene's preview render, listed only where there is one.
+PREVIEW_FIELD = ("preview", "preview_url")
 RECORD_VERSION = 1
 
 
@@ -62,7 +64,11 @@ def snapshot_result(meta: MetadataStore, video_key: str, task_id: str | None = N
                 "title": (s and s.title) or plan.scene(n).title,
                 "duration": s.duration if s else None,
                 "status": str(s.status if s else SceneStatus.QUEUED),
-                "objects": {kind: a["key"] for kind, a in assets.items() if kind in URL_FIELDS},
+                "objects": {
+                    kind: a["key"]
+                    for kind, a in assets.items()
+                    if kind in URL_FIELDS or kind == PREVIEW_FIELD[0]
+                },
                 "version": s.version if s else 0,
                 "error": s.error if s else None,
                 "edit_history": [_edit_entry(e) for e in meta.edit_history(video_key, n)],
@@ -127,6 +133,8 @@ def render_result(record: dict, stores: StoreConfig) -> dict:
             {field_name: url(objects.get(kind)) for kind, field_name in URL_FIELDS.items()}
         )
         scene.update({k: s.get(k) for k in ("version", "error", "edit_history", "narration")})
+        if objects.get(PREVIEW_FIELD[0]):
+            scene[PREVIEW_FIELD[1]] = url(objects[PREVIEW_FIELD[0]])
         scenes.append(scene)
     objs = record.get("combined_objects") or {}
     out = {k: record.get(k) for k in ("project_id", "session_id", "status", "scene_count")}

@@ -11,6 +11,7 @@ from videogen_dagster.authoring.planning import VideoPlan
 from videogen_dagster.pipeline import narration
 from videogen_dagster.pipeline.edit import EditSpec
 from videogen_dagster.pipeline.plan import EDIT_STEPS, load_plan, total_steps
+from videogen_dagster.pipeline.preview import publish_preview
 from videogen_dagster.pipeline.progress import advance, clip, fail
 from videogen_dagster.pipeline.reuse import reusable_scene
 from videogen_dagster.pipeline.scene_job import Attempts, SceneJob, SceneOutcome, load_job
@@ -84,7 +85,12 @@ def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
         )
     except narration.NarrationError as exc:
         raise PipelineError(f"scene {job.number}: {exc}") from exc
-    rendered = render_with_fixes(job, first_code(job), work, log)
+    generated = first_code(job)
+    # Progressive rendering: a preview published before the final render (None: none made).
+    preview = publish_preview(job, generated, work, log.errors)
+    if preview is not None:
+        _report_preview(job)
+    rendered = render_with_fixes(job, generated, work, log)
     rendered = layout_fix(job, rendered, work, log)
     if agents and job.request.llm.use_visual_fix:
         rendered = visual_fix(job, rendered, work, log.errors)
@@ -96,7 +102,8 @@ def _produce(job: SceneJob, work: Path, log: Attempts) -> SceneOutcome:
             "retrieved": agents.retrieved.get(job.number, []),
         }
         svc.meta.add_llm_usage(job.video_key, agents.client.budget.used.as_dict())
-    outcome = store_scene(job, rendered, work, log.tried, llm)
+    slot, asset = preview or (None, None)
+    outcome = store_scene(job, rendered, work, log.tried, llm, slot, asset)
     if job.editing:
         assert job.edit and job.before
         svc.meta.record_edit(
@@ -145,6 +152,17 @@ def _report_start(job: SceneJob) -> None:
         return _report_scenes(job, "started")
     assert job.before
     message = f"Editing scene {job.number} (version {job.before.version}): rendering..."
+    advance(job.svc.meta, job.task_id, 1, EDIT_STEPS, message, "render_edit")
+
+
+def _report_preview(job: SceneJob) -> None:
+    if not job.editing:
+        return _report_scenes(job, "preview published, final quality rendering")
+    assert job.before
+    message = (
+        f"Editing scene {job.number} (version {job.before.version}): preview published, "
+        "final quality rendering..."
+    )
     advance(job.svc.meta, job.task_id, 1, EDIT_STEPS, message, "render_edit")
 
 

@@ -107,6 +107,7 @@ class SceneOutcome:
     inputs: str | None = None  # versions.scene_inputs the version was made from
     data_version: str | None = None  # versions.render_version of the stored video
     reused: bool = False  # the current version, reused: nothing was written or rendered
+    preview: dict | None = None  # progressive rendering: the preview stored with the version
 
 
 def load_job(

@@ -9,6 +9,7 @@ from videogen_dagster.authoring.codegen import GeneratedScene, generate_scene_co
 from videogen_dagster.authoring.timeline import OUTRO_SECONDS, SPEECH_PAUSE, NarrationTooLong
 from videogen_dagster.media import ffmpeg, layout, voiceover
 from videogen_dagster.media.rendering import RenderError, RenderResult
+from videogen_dagster.models import RenderConfig
 from videogen_dagster.pipeline.scene_job import Attempts, Rendered, SceneJob
 from videogen_dagster.pipeline.services import DURATION_TOLERANCE, PipelineError, offline_fix
 
@@ -67,7 +68,7 @@ def render_with_fixes(
     while True:
         log.count += 1
         try:
-            rendered = _render(job, generated, work / f"attempt{log.count}")
+            rendered = render_once(job, generated, work / f"attempt{log.count}")
             _check_length(job, generated, rendered.result)
             return rendered
         except RenderError as exc:
@@ -93,10 +94,12 @@ def _fix(job: SceneJob, generated: GeneratedScene, error: RenderError) -> Genera
     )
 
 
-def _render(job: SceneJob, generated: GeneratedScene, folder: Path) -> Rendered:
-    """One render of `generated` in `folder`. Code that speaks through `self.voiceover` first
-    gets its lines spoken and the runtime that times them (with narration off, the runtime
-    alone: the blocks are timed at a speaking pace)."""
+def render_once(
+    job: SceneJob, generated: GeneratedScene, folder: Path, render: RenderConfig | None = None
+) -> Rendered:
+    """One render of `generated` in `folder` (at `render`, default the request's settings). Code
+    that speaks through `self.voiceover` first gets its lines spoken and the runtime that times
+    them (with narration off, the runtime alone: the blocks are timed at a speaking pace)."""
     if voiceover.uses_voiceover(generated.code):
         if job.voice is not None:
             job.voice.prepare_render(generated.code, folder)
@@ -106,7 +109,7 @@ def _render(job: SceneJob, generated: GeneratedScene, folder: Path) -> Rendered:
         generated.code,
         generated.class_name,
         folder,
-        job.request.render_config,
+        render or job.request.render_config,
         timeout=job.svc.render_timeout,
     )
     return Rendered(generated, result, folder)
@@ -144,7 +147,7 @@ def visual_fix(
         if corrected is None:
             break
         try:
-            rendered = _render(job, corrected, work / f"visual{r}")
+            rendered = render_once(job, corrected, work / f"visual{r}")
             errors.append(f"visual fix {r}: {'; '.join(problems) or 'layout corrected'}")
         except RenderError as exc:
             errors.append(f"visual fix {r} did not render, kept the previous version: {exc}")
@@ -165,7 +168,7 @@ def layout_fix(job: SceneJob, rendered: Rendered, work: Path, log: Attempts) -> 
     )
     log.count += 1
     try:
-        second = _render(job, fixed, work / "layout1")
+        second = render_once(job, fixed, work / "layout1")
         _check_length(job, fixed, second.result)
     except RenderError as exc:
         log.errors.append(f"layout fix did not render, kept the previous version: {exc}")

@@ -21,29 +21,43 @@ SCENE_FILES = {
 }
 
 
+def version_slot(job: SceneJob) -> tuple[int, str]:
+    """The version the scene's new files are stored as, and the folder under it: an in-place
+    edit keeps the version number but writes beside the version's earlier files (v{n}/r{k}/...),
+    so what a finished task made stays exactly as it was."""
+    svc, n = job.svc, job.number
+    if job.in_place and job.before:
+        return job.before.version, f"r{len(svc.meta.edit_history(job.video_key, n)) + 1}/"
+    return svc.meta.next_scene_version(job.video_key, n), ""
+
+
+def object_key(job: SceneJob, slot: tuple[int, str], name: str) -> str:
+    _, prefix = job.svc.store_for(job.request)
+    version, folder = slot
+    plan = job.plan
+    return scene_object_key(prefix, plan.project_id, plan.session_id, job.number, version, folder + name)
+
+
 def store_scene(
-    job: SceneJob, rendered: Rendered, work: Path, tried: list[tuple[str, str]], llm: dict | None
+    job: SceneJob, rendered: Rendered, work: Path, tried: list[tuple[str, str]], llm: dict | None,
+    slot: tuple[int, str] | None = None, preview: dict | None = None,
 ) -> SceneOutcome:
+    """`slot`: the version_slot a preview was stored under (taken now when None); `preview`:
+    that preview's object (StoredObject.as_dict() and its probe), kept with the version."""
     svc, n = job.svc, job.number
     files, info, spoken = _write_files(job, rendered, work)
-    version = (
-        job.before.version
-        if job.in_place and job.before
-        else svc.meta.next_scene_version(job.video_key, n)
-    )
-    store, prefix = svc.store_for(job.request)
-    # An in-place edit keeps the version number but writes beside the version's earlier files
-    # (v{n}/r{k}/...): what a finished task made stays exactly as it was.
-    folder = f"r{len(svc.meta.edit_history(job.video_key, n)) + 1}/" if job.in_place else ""
+    slot = slot or version_slot(job)
+    version = slot[0]
+    store, _ = svc.store_for(job.request)
 
     def key(name: str) -> str:
-        return scene_object_key(
-            prefix, job.plan.project_id, job.plan.session_id, n, version, folder + name
-        )
+        return object_key(job, slot, name)
 
     objects = {kind: store.put_file(key(SCENE_FILES[kind]), path) for kind, path in files.items()}
     assets = {k: o.as_dict() for k, o in objects.items()}
     assets["video"]["media"] = info.as_metadata()
+    if preview:
+        assets["preview"] = preview
     # Every failed attempt is kept as a version of the source, with its error.
     attempts = [
         {
@@ -85,7 +99,7 @@ def store_scene(
             extra=extra,
         )
     outcome = SceneOutcome(n, version, objects, info, rendered.result.seconds, 1, generated.coder, [])
-    outcome.narration = spoken
+    outcome.narration, outcome.preview = spoken, preview
     outcome.layout, outcome.layout_checks = findings, rendered.result.layout_checks
     outcome.inputs, outcome.data_version = job.inputs, data_version
     outcome.checks = scene_checks(

@@ -73,6 +73,12 @@ def voice_identity(voice: Any) -> dict | None:
     return {k: getattr(voice, k, None) for k in ("engine", "voice", "speed", "language")}
 
 
+def render_settings(request: GenerateRequest) -> dict:
+    """The render settings that shape a scene's final render: `progressive` only adds a preview
+    beside it (and leaves every hash what it was before the option existed)."""
+    return request.render_config.model_dump(mode="json", exclude={"progressive"})
+
+
 def scene_inputs(
     request: GenerateRequest, scene: ScenePlan, voice: Any, coder: str
 ) -> str:
@@ -80,7 +86,7 @@ def scene_inputs(
     return digest(
         {
             "scene": scene.model_dump(mode="json"),
-            "render": request.render_config.model_dump(mode="json"),
+            "render": render_settings(request),
             "max_scene_duration": request.render_config.max_scene_duration,
             "voice": voice_identity(voice),
             "coder": coder,
@@ -104,7 +110,7 @@ def render_version(source_sha256: str, request: GenerateRequest, voice: Any) -> 
     return digest(
         {
             "source": source_sha256,
-            "render": request.render_config.model_dump(mode="json"),
+            "render": render_settings(request),
             "voice": voice_identity(voice),
             "code": code_version(),
         }

@@ -200,6 +200,11 @@ _WEBHOOK = (
     "the webhook outbox's own bookkeeping (which attempt is due, how it went), kept where the "
     "bridge's deliverer runs; apps read it through GET .../tasks/{id}/webhooks"
 )
+_PREVIEW = (
+    "a running task's transient progress (progressive rendering), published by the bridge's status, "
+    "events and webhooks; the finished version, preview object included, is mirrored by "
+    "record_scene_version"
+)
 _BATCH = "a batch's bookkeeping of what it launched; each task it launches is mirrored itself (create_task)"
 
 LOCAL_ONLY: dict[str, str] = {
@@ -210,6 +215,7 @@ LOCAL_ONLY: dict[str, str] = {
     "finish_agent_render": _AGENT,
     "create_batch": _BATCH,
     "finish_batch": _BATCH,
+    "record_scene_preview": _PREVIEW,
     "claim_delivery": _WEBHOOK,
     "record_delivery": _WEBHOOK,
 }

@@ -1,7 +1,7 @@
 """The task event log and the webhook outbox.
 
 Every change of a task (status, progress, message, step) and of a scene a task works on
-(queued, rendering, rendered, reused, failed) is appended to `task_events` **in the transaction
+(queued, rendering, previewed, rendered, reused, failed) is appended to `task_events` **in the transaction
 that makes the change** (tasks.py and videos.py call `task_changed` / `scene_changed` inside
 their own `_tx()`), so the log never says something the store does not hold, and never misses
 what it does. The event id (SQLite's AUTOINCREMENT rowid; a sequence on PostgreSQL) is the
@@ -46,6 +46,7 @@ class EventType(StrEnum):
     SCENE_REUSED = "scene.reused"  # its current version was kept: nothing to make again
     SCENE_RESTORED = "scene.restored"  # a failed edit left the scene at its version
     SCENE_FAILED = "scene.failed"
+    SCENE_PREVIEW = "scene.preview"  # progressive rendering: a preview while the final renders
 
 
 class DeliveryStatus(StrEnum):
@@ -57,7 +58,8 @@ class DeliveryStatus(StrEnum):
 TERMINAL_EVENTS = (EventType.TASK_COMPLETED, EventType.TASK_FAILED, EventType.TASK_CANCELLED)
 # What a webhook receiver is sent: each scene's outcome and the task's.
 WEBHOOK_EVENTS = (
-    EventType.SCENE_RENDERED, EventType.SCENE_REUSED, EventType.SCENE_FAILED, *TERMINAL_EVENTS,
+    EventType.SCENE_PREVIEW, EventType.SCENE_RENDERED, EventType.SCENE_REUSED, EventType.SCENE_FAILED,
+    *TERMINAL_EVENTS,
 )
 _SCENE_EVENTS = {
     SceneStatus.QUEUED: EventType.SCENE_QUEUED,
@@ -131,6 +133,33 @@ def scene_changed(
     for task in tasks:
         if task["kind"] == TaskKind.GENERATE or task["scene_id"] == scene["scene_id"]:
             append(db, task, type_, data)
+
+
+def scene_previewed(db: sqlite3.Connection, video_key: str, scene_number: int, preview: dict[str, Any]) -> None:
+    """A scene's preview render was published: each task working on the scene lists it (one per
+    scene, the latest) and gets a `scene.preview` event (inside the write's transaction)."""
+    scene = db.execute(
+        "SELECT * FROM scenes WHERE video_key = ? AND scene_number = ?", (video_key, scene_number)
+    ).fetchone()
+    if scene is None:
+        return
+    entry = {"scene_number": scene_number, "scene_id": scene["scene_id"], **preview}
+    data = {
+        "scene_id": scene["scene_id"], "scene_number": scene_number, "title": scene["title"],
+        "status": scene["status"], **{k: v for k, v in preview.items() if k != "key"},
+        "objects": {"preview": preview["key"]},
+    }
+    tasks = db.execute(
+        f"SELECT * FROM tasks WHERE video_key = ? AND status IN ({sql_list(ACTIVE)}) ORDER BY created_at",
+        (video_key,),
+    ).fetchall()
+    for task in tasks:
+        if task["kind"] != TaskKind.GENERATE and task["scene_id"] != scene["scene_id"]:
+            continue
+        listed = [p for p in json.loads(task["previews"] or "[]") if p["scene_number"] != scene_number]
+        listed = sorted([*listed, entry], key=lambda p: p["scene_number"])
+        db.execute("UPDATE tasks SET previews = ? WHERE task_id = ?", (json.dumps(listed), task["task_id"]))
+        append(db, task, EventType.SCENE_PREVIEW, data)
 
 
 def _event(row: sqlite3.Row) -> records.TaskEvent:

@@ -124,6 +124,11 @@ class MetadataWriter(Protocol):
         """Append a version to the history and make it the scene's current one, atomically."""
         ...
 
+    def record_scene_preview(self, video_key: str, scene_number: int, preview: dict) -> None:
+        """Progressive rendering: a preview of the scene (`key`, `version`, its probe) was stored;
+        the tasks working on the scene list it and get a `scene.preview` event."""
+        ...
+
     def replace_scene_version(
         self, video_key: str, scene_number: int, version: int, assets: dict, duration: float, extra: dict,
     ) -> None:

@@ -47,6 +47,9 @@ class Task:
     updated_at: str
     completed_at: str | None
     webhook_url: str | None = None  # where its events are sent (the request's, or the project's default)
+    # Progressive rendering: the preview of each scene published so far, by scene number order
+    # ({scene_number, scene_id, version, key, duration, width, height, fps, created_at}).
+    previews: list[dict] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -22,6 +22,7 @@ def task(row: sqlite3.Row) -> records.Task:
             "kind": status.TaskKind(d["kind"]),
             "status": status.TaskStatus(d["status"]),
             "result": _json(d["result"]),
+            "previews": _json(d.get("previews"), []),
         }
     )
 

@@ -147,6 +147,7 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (sta
 # Columns added after the first release: (table, column), all TEXT and nullable.
 ADDED_COLUMNS = (
     ("videos", "llm_usage"), ("scene_versions", "extra"), ("videos", "join_token"), ("tasks", "webhook_url"),
+    ("tasks", "previews"),  # JSON: the preview renders published so far (progressive rendering)
 )
 
 

@@ -8,7 +8,7 @@ import json
 from videogen_dagster.stores.metastore import records, rows
 from videogen_dagster.stores.metastore.db import SqliteDb
 from videogen_dagster.stores.metastore.errors import NotFound
-from videogen_dagster.stores.metastore.events import scene_changed
+from videogen_dagster.stores.metastore.events import scene_changed, scene_previewed
 from videogen_dagster.stores.metastore.status import SceneStatus, VideoStatus, now_iso
 
 USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens")
@@ -147,6 +147,12 @@ class SqliteVideos(SqliteDb):
                 (video_key, scene_number, scene_id, title, version, duration, json.dumps(assets), now),
             )
             scene_changed(db, video_key, scene_number, None, rendered=True)
+
+    def record_scene_preview(self, video_key: str, scene_number: int, preview: dict) -> None:
+        """Progressive rendering: the scene's preview (`key`, `version`, its probe) is stored;
+        the tasks working on the scene list it and get a `scene.preview` event."""
+        with self._tx() as db:
+            scene_previewed(db, video_key, scene_number, preview)
 
     def replace_scene_version(
         self, video_key: str, scene_number: int, version: int, assets: dict, duration: float, extra: dict,
