@@ -65,6 +65,18 @@ def _runs(c: Cluster, task_id: str) -> list[dict]:
     return data
 
 
+def _settled_runs(c: Cluster, task_id: str, timeout: float = 60) -> list[dict]:
+    """The task's runs once none is still going: a task completes inside its last scene run's
+    step, and that run ends a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _runs(c, task_id)
+        active = [r for r in runs if r["status"] in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")]
+        if not active or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
 def _wait_for(predicate, what: str, timeout: float = 120, every: float = 0.3):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,7 +100,7 @@ def test_four_scenes_rendered_by_both_workers_and_joined_from_s3(cluster):
     status = _wait_done(cluster, task_id)
     assert status["status"] == "completed", status
 
-    runs = _runs(cluster, task_id)
+    runs = _settled_runs(cluster, task_id)
     scene_runs = [r for r in runs if r["jobName"] == "scene_job"]
     assert len(scene_runs) == 4 and all(r["status"] == "SUCCESS" for r in scene_runs), runs
     workers = {r["tags"]["videogen/worker"].split("@")[0] for r in scene_runs}
@@ -137,7 +149,7 @@ def test_worker_killed_mid_render_is_rendered_again_on_the_other(cluster):
     try:
         status = _wait_done(cluster, task_id, timeout=400)
         assert status["status"] == "completed", status
-        runs = _runs(cluster, task_id)
+        runs = _settled_runs(cluster, task_id)
         lost = next(r for r in runs if r["runId"] == killed["runId"])
         assert lost["status"] == "FAILURE" and lost["tags"].get("dagster/will_retry") == "true", lost
         retried = [r for r in runs if r["tags"].get("dagster/parent_run_id") == killed["runId"]]
