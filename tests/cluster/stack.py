@@ -129,7 +129,7 @@ class Cluster:
         base.pop("DAGSTER_HOME", None)
         self.base_env = base
         head = var / "head"
-        head.mkdir()
+        head.mkdir(parents=True)
         self.stack = Stack(head, {**self.services.env, **(extra_env or {})}, public_url=False)
         self.stack.env["HOME"] = str(head / "home")
         (head / "home").mkdir()
