@@ -124,6 +124,14 @@ class Cluster:
         self.var = var
         self.services = Services()
         self.services.start()
+        try:
+            self._prepare(var, workers, concurrency, extra_env, queues, render_slots)
+        except BaseException:
+            self.services.stop()  # nothing left running when the set-up fails
+            raise
+
+    def _prepare(self, var: Path, workers: int, concurrency: int, extra_env: dict | None, queues: str,
+                 render_slots: int | None) -> None:
         base = {**os.environ, **self.services.env, "JWT_SECRET": SECRET, **(extra_env or {})}
         base.pop("VIDEOGEN_VAR_DIR", None)
         base.pop("DAGSTER_HOME", None)
