@@ -224,6 +224,11 @@ def _planned(meta, key: str) -> bool:
     return bool(video and video.planned)
 
 
+def _terminate_active(dagster, task_id: str) -> None:
+    runs = dagster.task_runs(task_id)
+    dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
+
+
 @router.delete("/tasks/{task_id}", response_model=CancelPublic, responses=error_responses(401, 404, 503))
 def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster):
     """Terminate every run of the task; finished scenes are kept."""
@@ -237,8 +242,12 @@ def cancel_task(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: 
     # Mark before listing the runs to stop: the chain sensor reads this and launches nothing more.
     cancel(meta, task_id, "Task cancelled by user")
     try:
-        runs = dagster.task_runs(task_id)
-        dagster.terminate([r.run_id for r in runs if r.status in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")])
+        try:
+            _terminate_active(dagster, task_id)
+        except DagsterUnavailable:
+            # A run that changed under the mutation (a scene run the plan run was creating, then
+            # dropped on seeing the cancel): list the runs again and stop those still active.
+            _terminate_active(dagster, task_id)
     except DagsterUnavailable as exc:
         raise ApiError(503, f"the task is marked cancelled, but its runs could not be stopped: {exc}",
                        "SERVICE_UNAVAILABLE") from exc
