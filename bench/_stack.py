@@ -82,6 +82,29 @@ def poll(client: httpx.Client, task_id: str, timeout: float = 300) -> dict:
     raise TimeoutError(task_id)
 
 
+def post_and_poll(client: httpx.Client, body: dict, path: str = "/generate",
+                  timeout: float = 300) -> tuple[float, dict]:
+    """POST `body` to the bridge's `path`, then poll the task until it ends:
+    (seconds from the request to its end, the final status)."""
+    t0 = time.perf_counter()
+    r = client.post(f"{BASE}{path}", json=body)
+    status = poll(client, r.json()["task_id"], timeout=timeout)
+    return time.perf_counter() - t0, status
+
+
+def task_result(client: httpx.Client, task_id: str) -> dict:
+    return client.get(f"{BASE}/tasks/{task_id}/result").json()["result"]
+
+
+def generate(client: httpx.Client, body: dict, timeout: float = 300) -> tuple[float, dict, dict]:
+    """A generation through the bridge, request to `completed` (SystemExit otherwise):
+    (seconds, final status, result)."""
+    wall, status = post_and_poll(client, body, timeout=timeout)
+    if status["status"] != "completed":
+        raise SystemExit(f"generation did not complete: {status}")
+    return wall, status, task_result(client, status["task_id"])
+
+
 def timeline(dagster_home: Path, task_id: str, t0: float) -> list[str]:
     """Where the edit's time went: each run's queue, start-up, step and end, from Dagster's event log."""
     import dagster as dg

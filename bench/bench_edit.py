@@ -20,7 +20,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._stack import BASE, poll, stack, timeline  # noqa: E402
+from bench._stack import post_and_poll, stack, task_result, timeline  # noqa: E402
 from videogen_dagster.authoring.codegen import scene_class_in  # noqa: E402
 from videogen_dagster.media.ffmpeg import concat  # noqa: E402
 from videogen_dagster.media.rendering import manim_command  # noqa: E402
@@ -31,12 +31,11 @@ EDITS = ["make it blue and slower", "make it red", "make it green and faster"]
 
 def edit_once(client: httpx.Client, var: Path, scene_id: str, prompt: str, n: int) -> dict:
     """One edit through the bridge, then the bare render of its new source and the bare join."""
-    t0, wall0 = time.perf_counter(), time.time()
-    r = client.post(f"{BASE}/edit-scene", json={"scene_id": scene_id, "project_id": "bench", "edit_prompt": prompt})
-    done = poll(client, r.json()["task_id"])
-    latency = time.perf_counter() - t0
+    wall0 = time.time()
+    latency, done = post_and_poll(client, {"scene_id": scene_id, "project_id": "bench", "edit_prompt": prompt},
+                                  path="/edit-scene")
     assert done["status"] == "completed", done
-    after = client.get(f"{BASE}/tasks/{done['task_id']}/result").json()["result"]
+    after = task_result(client, done["task_id"])
     steps = timeline(var / "dagster", done["task_id"], wall0)
     # Bare, with the same servers up (idle): the edited scene's source rendered by Manim alone,
     # then the join of the three scenes.
@@ -61,12 +60,11 @@ def main() -> int:
     var = Path(tempfile.mkdtemp(prefix="videogen-bench-edit-"))
     try:
         with stack(var) as api, httpx.Client(base_url=api, timeout=30) as client:
-            r = client.post(f"{BASE}/generate", json={
+            _, gen = post_and_poll(client, {
                 "project_id": "bench", "content_prompt": "Explain the Pythagorean theorem", "scene_count": 3,
                 "render_config": {"quality": "preview"}})
-            gen = poll(client, r.json()["task_id"])
             assert gen["status"] == "completed", gen
-            before = client.get(f"{BASE}/tasks/{gen['task_id']}/result").json()["result"]
+            before = task_result(client, gen["task_id"])
             scene_id = before["scenes"][1]["scene_id"]
             edits = [edit_once(client, var, scene_id, prompt, n) for n, prompt in enumerate(EDITS)]
     finally:

@@ -58,21 +58,19 @@ def main() -> int:
     if args.via_bridge:
         import httpx
 
-        from bench._stack import BASE, poll, stack, timeline
+        from bench._stack import post_and_poll, stack, task_result, timeline
 
         if args.concurrency != 3:
             print("--via-bridge uses dagster.yaml's scene cap (3)", file=sys.stderr)
         with stack(work / "var") as api, httpx.Client(base_url=api, timeout=30) as client:
-            t0, wall0 = time.perf_counter(), time.time()
-            r = client.post(f"{BASE}/generate", json={
+            wall0 = time.time()
+            wall, status = post_and_poll(client, {
                 "project_id": "bench", "content_prompt": args.prompt, "scene_count": args.scenes,
                 "render_config": {"quality": "preview"}})
-            status = poll(client, r.json()["task_id"])
-            wall = time.perf_counter() - t0
             if status["status"] != "completed":
                 print(status, file=sys.stderr)
                 return 1
-            result = client.get(f"{BASE}/tasks/{status['task_id']}/result").json()["result"]
+            result = task_result(client, status["task_id"])
             steps = timeline(work / "var" / "dagster", status["task_id"], wall0)
             from bench.bench_hops import hops
 

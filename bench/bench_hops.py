@@ -64,16 +64,14 @@ def hops(dagster_home: Path, task_id: str, t0: float) -> dict[str, float]:
 def once(scenes: int) -> dict[str, float]:
     import httpx
 
-    from bench._stack import BASE, poll, stack
+    from bench._stack import post_and_poll, stack
 
     work = Path(tempfile.mkdtemp(prefix="videogen-hops-"))
     with stack(work / "var") as api, httpx.Client(base_url=api, timeout=30) as client:
-        t0, wall0 = time.perf_counter(), time.time()
-        r = client.post(f"{BASE}/generate", json={
+        wall0 = time.time()
+        wall, status = post_and_poll(client, {
             "project_id": "bench", "content_prompt": "Explain the Pythagorean theorem", "scene_count": scenes,
             "render_config": {"quality": "preview"}})
-        status = poll(client, r.json()["task_id"])
-        wall = time.perf_counter() - t0
         if status["status"] != "completed":
             raise SystemExit(f"generation did not complete: {status}")
         out = hops(work / "var" / "dagster", status["task_id"], wall0)

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._stack import BASE, poll, stack  # noqa: E402
+from bench._stack import generate, stack  # noqa: E402
 from videogen_dagster.authoring.codegen import scene_class_in  # noqa: E402
 from videogen_dagster.media.ffmpeg import concat  # noqa: E402
 from videogen_dagster.media.rendering import manim_command  # noqa: E402
@@ -45,13 +45,8 @@ CONCURRENCY = 3  # dagster.yaml: videogen/kind=scene limit
 def pipeline_once(client, quality: str, scenes: int, n: int) -> tuple[float, dict]:
     body = {"project_id": "bench", "session_id": f"pipe-{quality}-{n}", "content_prompt": PROMPT,
             "scene_count": scenes, "render_config": {"quality": quality}, "narration_config": {"enabled": False}}
-    t0 = time.perf_counter()
-    r = client.post(f"{BASE}/generate", json=body)
-    status = poll(client, r.json()["task_id"], timeout=1800)
-    wall = time.perf_counter() - t0
-    if status["status"] != "completed":
-        raise SystemExit(f"generation did not complete: {status}")
-    return wall, client.get(f"{BASE}/tasks/{status['task_id']}/result").json()["result"]
+    wall, _, result = generate(client, body, timeout=1800)
+    return wall, result
 
 
 def _bare_render(src: Path, work: Path, rc: RenderConfig, flag_quality: str | None = None) -> Path:

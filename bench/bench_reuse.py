@@ -51,20 +51,14 @@ def cli_twice(work: Path, quality: str, scenes: int) -> list[tuple[float, dict]]
 def bridge_twice(work: Path, quality: str, scenes: int) -> list[tuple[float, dict]]:
     import httpx
 
-    from bench._stack import BASE, poll, stack
+    from bench._stack import generate, stack
 
     out = []
     with stack(work / f"bridge-{quality}") as api, httpx.Client(base_url=api, timeout=30) as client:
         body = {"project_id": "bench", "session_id": f"reuse-{quality}", "content_prompt": PROMPT,
                 "scene_count": scenes, "render_config": {"quality": quality}}
         for _ in range(2):
-            t0 = time.perf_counter()
-            r = client.post(f"{BASE}/generate", json=body)
-            status = poll(client, r.json()["task_id"], timeout=1800)
-            wall = time.perf_counter() - t0
-            if status["status"] != "completed":
-                raise SystemExit(f"generation did not complete: {status}")
-            result = client.get(f"{BASE}/tasks/{status['task_id']}/result").json()["result"]
+            wall, status, result = generate(client, body, timeout=1800)
             out.append((wall, {**result, "message": status.get("message", "")}))
     return out
 

@@ -86,5 +86,9 @@ def wait_http(url: str, timeout: float = 90) -> None:
     raise TimeoutError(url)
 
 
+# The warm run launcher's test code location (`warm_code`) and the launcher on a test instance
+# (`warm_launcher`), shared by tests/test_launcher*.py.
+from .dagster_fixtures import warm_code, warm_launcher  # noqa: E402, F401
+
 # A private PostgreSQL server (session-scoped `pg_url`; `pg_database`: a database per test).
 from .pg_server import pg_database, pg_url  # noqa: E402, F401

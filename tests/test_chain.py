@@ -7,10 +7,10 @@ import pytest
 
 from videogen_dagster import pipeline
 from videogen_dagster.assets.common import services
-from videogen_dagster.definitions import build_definitions, default_resources
-from videogen_dagster.models import GenerateRequest
-from videogen_dagster.sensors import video_chain_sensor
 from videogen_dagster.tags import TASK_TAG
+
+from .dagster_fixtures import tick as _tick
+from .dagster_fixtures import video_instance
 
 pytestmark = pytest.mark.slow
 
@@ -19,15 +19,6 @@ VIDEO = "chain.s1"
 
 def pipeline_services(resources):
     return services(resources["storage"], resources["metadata"], resources["llm"], resources["renderer"])
-
-
-def _tick(instance, defs, cursor):
-    ctx = dg.build_sensor_context(
-        instance=instance, definitions=defs, cursor=cursor,
-        resources={"metadata": defs.resources["metadata"]},
-    )
-    result = video_chain_sensor(ctx)
-    return result.run_requests or [], result.cursor
 
 
 def _execute(defs, instance, request: dg.RunRequest, rejoin: bool = True):
@@ -48,17 +39,11 @@ def _joins(instance, video=VIDEO):
 
 
 def test_chain_advances_and_rejoins(var_dir):
-    resources = default_resources(var_dir)
-    defs = build_definitions(resources)
-    meta = resources["metadata"].get_store()
-    req = GenerateRequest.model_validate({
+    with video_instance(var_dir, VIDEO, {
         "project_id": "chain", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
         "scene_count": 2, "render_config": {"quality": "preview", "max_scene_duration": 4},
-    })
-    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
-    meta.create_task("t1", "generate", "chain", "s1", VIDEO, 5, "preview")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("videos", [VIDEO])
+    }) as (instance, defs, meta, resources):
+        meta.create_task("t1", "generate", "chain", "s1", VIDEO, 5, "preview")
         defs.resolve_job_def("plan_job").execute_in_process(
             instance=instance, partition_key=VIDEO, tags={TASK_TAG: "t1"}
         )
@@ -129,13 +114,8 @@ def test_chain_advances_and_rejoins(var_dir):
 
 def test_cli_driven_runs_are_left_to_the_cli(var_dir):
     """A plan run tagged driver=cli does not make the sensor launch scenes a second time."""
-    resources = default_resources(var_dir)
-    defs = build_definitions(resources)
-    meta = resources["metadata"].get_store()
-    req = GenerateRequest(project_id="chain", session_id="s1", content_prompt="Explain gravity", scene_count=1)
-    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("videos", [VIDEO])
+    request = {"project_id": "chain", "session_id": "s1", "content_prompt": "Explain gravity", "scene_count": 1}
+    with video_instance(var_dir, VIDEO, request) as (instance, defs, _, _):
         defs.resolve_job_def("plan_job").execute_in_process(
             instance=instance, partition_key=VIDEO, tags={"videogen/driver": "cli"}
         )
@@ -143,17 +123,11 @@ def test_cli_driven_runs_are_left_to_the_cli(var_dir):
 
 
 def test_edit_config_and_cancelled_task_stop_the_chain(var_dir):
-    resources = default_resources(var_dir)
-    defs = build_definitions(resources)
-    meta = resources["metadata"].get_store()
-    req = GenerateRequest.model_validate({
+    with video_instance(var_dir, VIDEO, {
         "project_id": "chain", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
         "scene_count": 1, "render_config": {"quality": "preview", "max_scene_duration": 3},
-    })
-    meta.register_video(VIDEO, "chain", "s1", req.to_stored())
-    meta.create_task("t2", "generate", "chain", "s1", VIDEO, 4, "preview")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("videos", [VIDEO])
+    }) as (instance, defs, meta, resources):
+        meta.create_task("t2", "generate", "chain", "s1", VIDEO, 4, "preview")
         defs.resolve_job_def("plan_job").execute_in_process(
             instance=instance, partition_key=VIDEO, tags={TASK_TAG: "t2"}
         )

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -20,7 +19,7 @@ from dagster._serdes import serialize_value
 from videogen_dagster.launcher.run_launcher import PID_TAG, STARTED_TAG, WarmParent, WarmRunLauncher
 from videogen_dagster.launcher.warm_worker import process_start
 
-REPO = Path(__file__).resolve().parent.parent
+from .conftest import REPO
 
 
 def _gone(pid: int, timeout: float = 10) -> bool:
@@ -39,58 +38,47 @@ def ref(tmp_path) -> str:
     return serialize_value(InstanceRef.from_dir(str(home)))
 
 
-@pytest.fixture
-def code(tmp_path, monkeypatch) -> Path:
-    """A code location of one module, importable from its working directory."""
-    loc = tmp_path / "loc"
-    loc.mkdir()
-    (loc / "warm_probe_mod.py").write_text("VALUE = 1\n")
-    # The warm parent runs `-m videogen_dagster.launcher.warm_worker` from the location's folder.
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    return loc
-
-
-def test_forks_a_worker_per_request_and_restarts_on_changed_code(code, ref):
-    parent = WarmParent(sys.executable, str(code), ["warm_probe_mod"], ref)
+def test_forks_a_worker_per_request_and_restarts_on_changed_code(warm_code, ref):
+    parent = WarmParent(sys.executable, str(warm_code), ["warm_probe_mod"], ref)
     parent.start()
     try:
         # An unknown run: the child starts, finds no run, and exits; the parent stays.
-        answer = parent.request({"run_id": "no-such-run", "instance_ref": ref, "cwd": str(code)})
+        answer = parent.request({"run_id": "no-such-run", "instance_ref": ref, "cwd": str(warm_code)})
         assert answer["pid"] != parent.proc.pid and answer["started"]
         assert _gone(answer["pid"])
         assert parent.alive()
 
         # The code location changed on disk: the parent refuses to fork stale code and exits.
         time.sleep(0.01)
-        (code / "warm_probe_mod.py").write_text("VALUE = 2\n")
-        answer = parent.request({"run_id": "no-such-run", "instance_ref": ref, "cwd": str(code)})
+        (warm_code / "warm_probe_mod.py").write_text("VALUE = 2\n")
+        answer = parent.request({"run_id": "no-such-run", "instance_ref": ref, "cwd": str(warm_code)})
         assert answer["error"] == "stale" and answer["changed"].endswith("warm_probe_mod.py")
         parent.proc.wait(timeout=10)
     finally:
         parent.stop()
 
 
-def test_launcher_replaces_a_stale_parent(code, ref):
+def test_launcher_replaces_a_stale_parent(warm_code, ref):
     launcher = WarmRunLauncher(preload_modules=["warm_probe_mod"])
-    body = {"run_id": "no-such-run", "instance_ref": ref, "cwd": str(code)}
+    body = {"run_id": "no-such-run", "instance_ref": ref, "cwd": str(warm_code)}
     try:
-        first = launcher._fork(sys.executable, str(code), body)
-        old = launcher._parents[(sys.executable, str(code))].proc.pid
-        (code / "warm_probe_mod.py").write_text("VALUE = 3\n")
-        second = launcher._fork(sys.executable, str(code), body)
-        assert launcher._parents[(sys.executable, str(code))].proc.pid != old
+        first = launcher._fork(sys.executable, str(warm_code), body)
+        old = launcher._parents[(sys.executable, str(warm_code))].proc.pid
+        (warm_code / "warm_probe_mod.py").write_text("VALUE = 3\n")
+        second = launcher._fork(sys.executable, str(warm_code), body)
+        assert launcher._parents[(sys.executable, str(warm_code))].proc.pid != old
         assert _gone(first["pid"]) and _gone(second["pid"]) and _gone(old)
     finally:
         launcher.dispose()
 
 
-def test_parent_exits_when_its_launcher_process_dies(code, ref, tmp_path):
+def test_parent_exits_when_its_launcher_process_dies(warm_code, ref, tmp_path):
     """A daemon that goes away takes its warm parent with it (runs live on in their sessions)."""
     script = tmp_path / "owner.py"
     script.write_text(textwrap.dedent(f"""
         import sys, time
         from videogen_dagster.launcher.run_launcher import WarmParent
-        p = WarmParent(sys.executable, {str(code)!r}, [], {ref!r})
+        p = WarmParent(sys.executable, {str(warm_code)!r}, [], {ref!r})
         p.start()
         print(p.proc.pid, flush=True)
         time.sleep(60)
@@ -107,24 +95,22 @@ def test_parent_exits_when_its_launcher_process_dies(code, ref, tmp_path):
         owner.kill()
 
 
-def test_worker_health_and_termination_follow_the_recorded_pid():
-    with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher()
-        launcher.register_instance(instance)
-        worker = subprocess.Popen(["sleep", "60"])
-        run = dg.DagsterRun(
-            job_name="scene_job", run_id="r1", status=dg.DagsterRunStatus.STARTED,
-            tags={PID_TAG: str(worker.pid), STARTED_TAG: process_start(worker.pid)},
-        )
-        instance.add_run(run)
-        assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+def test_worker_health_and_termination_follow_the_recorded_pid(warm_launcher):
+    instance, launcher = warm_launcher
+    worker = subprocess.Popen(["sleep", "60"])
+    run = dg.DagsterRun(
+        job_name="scene_job", run_id="r1", status=dg.DagsterRunStatus.STARTED,
+        tags={PID_TAG: str(worker.pid), STARTED_TAG: process_start(worker.pid)},
+    )
+    instance.add_run(run)
+    assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
 
-        assert launcher.terminate("r1") is True
-        assert worker.wait(timeout=10) == -signal.SIGTERM
-        assert instance.get_run_by_id("r1").status == dg.DagsterRunStatus.CANCELING
-        health = launcher.check_run_worker_health(run)
-        assert health.status == WorkerStatus.FAILED and f"pid {worker.pid}" in health.msg
-        # The pid alone is not enough: another process that got the same pid is not the worker.
-        other = dg.DagsterRun(job_name="scene_job", run_id="r2", status=dg.DagsterRunStatus.STARTED,
-                              tags={PID_TAG: str(os.getpid()), STARTED_TAG: "1"})
-        assert launcher.check_run_worker_health(other).status == WorkerStatus.FAILED
+    assert launcher.terminate("r1") is True
+    assert worker.wait(timeout=10) == -signal.SIGTERM
+    assert instance.get_run_by_id("r1").status == dg.DagsterRunStatus.CANCELING
+    health = launcher.check_run_worker_health(run)
+    assert health.status == WorkerStatus.FAILED and f"pid {worker.pid}" in health.msg
+    # The pid alone is not enough: another process that got the same pid is not the worker.
+    other = dg.DagsterRun(job_name="scene_job", run_id="r2", status=dg.DagsterRunStatus.STARTED,
+                          tags={PID_TAG: str(os.getpid()), STARTED_TAG: "1"})
+    assert launcher.check_run_worker_health(other).status == WorkerStatus.FAILED

@@ -11,10 +11,8 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster._serdes import serialize_value
 
-from videogen_dagster.launcher import WarmQueuedRunCoordinator, WarmRunLauncher
+from videogen_dagster.launcher import WarmQueuedRunCoordinator
 from videogen_dagster.launcher.warm_worker import process_start
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class _Launcher:
@@ -49,13 +47,10 @@ def test_only_the_daemons_queue_prestarts_once(monkeypatch):
 
 
 @pytest.fixture
-def code(tmp_path, monkeypatch) -> Path:
-    loc = tmp_path / "loc"
-    loc.mkdir()
-    (loc / "warm_probe_mod.py").write_text("VALUE = 1\n")
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.chdir(loc)
-    return loc
+def code(warm_code, monkeypatch) -> Path:
+    """The shared code location, as the working directory (where prestart() starts a parent)."""
+    monkeypatch.chdir(warm_code)
+    return warm_code
 
 
 def _wait_for(cond, timeout=60.0):
@@ -65,40 +60,30 @@ def _wait_for(cond, timeout=60.0):
     return cond()
 
 
-def test_prestarted_parent_serves_the_first_run(code, tmp_path):
-    with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher(preload_modules=["warm_probe_mod"])
-        launcher.register_instance(instance)
-        try:
-            launcher.prestart()
-            launcher.prestart()  # once
-            key = (sys.executable, str(code))
-            assert _wait_for(lambda: key in launcher._parents and launcher._parents[key].alive())
-            warm = launcher._parents[key].proc.pid
-            ref = serialize_value(instance.get_ref())
-            # Origins name the working directory as workspace.yaml does: ".".
-            answer = launcher._fork(sys.executable, ".", {"run_id": "no-such-run", "instance_ref": ref, "cwd": "."})
-            assert answer["pid"] != warm and launcher._parents[key].proc.pid == warm
-            assert list(launcher._parents) == [key]
-        finally:
-            launcher.dispose()
+def test_prestarted_parent_serves_the_first_run(code, warm_launcher):
+    instance, launcher = warm_launcher
+    launcher.prestart()
+    launcher.prestart()  # once
+    key = (sys.executable, str(code))
+    assert _wait_for(lambda: key in launcher._parents and launcher._parents[key].alive())
+    warm = launcher._parents[key].proc.pid
+    ref = serialize_value(instance.get_ref())
+    # Origins name the working directory as workspace.yaml does: ".".
+    answer = launcher._fork(sys.executable, ".", {"run_id": "no-such-run", "instance_ref": ref, "cwd": "."})
+    assert answer["pid"] != warm and launcher._parents[key].proc.pid == warm
+    assert list(launcher._parents) == [key]
 
 
-def test_a_prestarted_parent_for_another_location_is_stopped(code, tmp_path):
+def test_a_prestarted_parent_for_another_location_is_stopped(code, tmp_path, warm_launcher):
     other = tmp_path / "other"
     other.mkdir()
     (other / "warm_probe_mod.py").write_text("VALUE = 1\n")
-    with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher(preload_modules=["warm_probe_mod"])
-        launcher.register_instance(instance)
-        try:
-            launcher.prestart()
-            key = (sys.executable, str(code))
-            assert _wait_for(lambda: key in launcher._parents)
-            unused = launcher._parents[key].proc.pid
-            ref = serialize_value(InstanceRef.from_dir(str(tmp_path)))
-            launcher._fork(sys.executable, str(other), {"run_id": "no-such-run", "instance_ref": ref, "cwd": str(other)})
-            assert list(launcher._parents) == [(sys.executable, str(other))]
-            assert _wait_for(lambda: process_start(unused) is None, 10)
-        finally:
-            launcher.dispose()
+    _, launcher = warm_launcher
+    launcher.prestart()
+    key = (sys.executable, str(code))
+    assert _wait_for(lambda: key in launcher._parents)
+    unused = launcher._parents[key].proc.pid
+    ref = serialize_value(InstanceRef.from_dir(str(tmp_path)))
+    launcher._fork(sys.executable, str(other), {"run_id": "no-such-run", "instance_ref": ref, "cwd": str(other)})
+    assert list(launcher._parents) == [(sys.executable, str(other))]
+    assert _wait_for(lambda: process_start(unused) is None, 10)

@@ -22,10 +22,10 @@ from dagster._core.remote_origin import (
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from videogen_dagster.definitions import build_definitions, default_resources
-from videogen_dagster.models import GenerateRequest
-from videogen_dagster.sensors import video_chain_sensor
 from videogen_dagster.tags import KIND_TAG, PARTITION_TAG, PLAN_RUN_TAG, SCENE_TITLE_TAG, TASK_TAG
+
+from .dagster_fixtures import tick as _tick
+from .dagster_fixtures import video_instance
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,6 @@ def chain(var_dir, tmp_path):
 @contextmanager
 def _chain(var_dir, tmp_path, overrides):
     """(instance, defs, meta, launch) where launch(task) executes a plan run with origins."""
-    resources = default_resources(var_dir)
-    defs = build_definitions(resources)
-    meta = resources["metadata"].get_store()
-    req = GenerateRequest.model_validate({
-        "project_id": "submit", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
-        "scene_count": 3, "render_config": {"quality": "preview", "max_scene_duration": 4},
-    })
-    meta.register_video(VIDEO, "submit", "s1", req.to_stored())
     code = tmp_path / "loc"
     code.mkdir()
     (code / "loc_defs.py").write_text(
@@ -62,8 +54,10 @@ def _chain(var_dir, tmp_path, overrides):
         working_directory=str(code)), location_name="videogen_dagster")
     remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), "plan_job")
 
-    with dg.instance_for_test(overrides=overrides) as instance:
-        instance.add_dynamic_partitions("videos", [VIDEO])
+    with video_instance(var_dir, VIDEO, {
+        "project_id": "submit", "session_id": "s1", "content_prompt": "Explain the Pythagorean theorem",
+        "scene_count": 3, "render_config": {"quality": "preview", "max_scene_duration": 4},
+    }, overrides) as (instance, defs, meta, _):
 
         def launch(task: str) -> dg.DagsterRun:
             meta.create_task(task, "generate", "submit", "s1", VIDEO, 4, "preview")
@@ -75,13 +69,6 @@ def _chain(var_dir, tmp_path, overrides):
             return instance.get_run_by_id(run.run_id)
 
         yield instance, defs, meta, launch
-
-
-def _tick(instance, defs, cursor):
-    ctx = dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor,
-                                  resources={"metadata": defs.resources["metadata"]})
-    result = video_chain_sensor(ctx)
-    return result.run_requests or [], result.cursor
 
 
 def _set_status(instance, run_id, event_type):
