@@ -49,20 +49,18 @@ class ClusterRunLauncher(CeleryRunLauncher):
         self._unanswered: dict[str, int] = {}
 
     def launch_run(self, context) -> None:
-        # As dagster-celery's, with the task our app registered once (theirs registers it again
-        # at every launch, warning each time).
-        run = context.dagster_run
-        args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
-                              instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
-        signature = self.celery.tasks[TASK_EXECUTE_JOB_NAME].si(execute_job_args_packed=pack_value(args))
-        self._launch_celery_task_run(run=run, task_signature=signature, routing_key=TASK_EXECUTE_JOB_NAME)
+        self._send(context.dagster_run, ExecuteRunArgs, TASK_EXECUTE_JOB_NAME)
 
     def resume_run(self, context) -> None:
-        run = context.dagster_run
-        args = ResumeRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
-                             instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
-        signature = self.celery.tasks[TASK_RESUME_JOB_NAME].si(execute_job_args_packed=pack_value(args))
-        self._launch_celery_task_run(run=run, task_signature=signature, routing_key=TASK_RESUME_JOB_NAME)
+        self._send(context.dagster_run, ResumeRunArgs, TASK_RESUME_JOB_NAME)
+
+    def _send(self, run, args_cls: type[ExecuteRunArgs | ResumeRunArgs], task_name: str) -> None:
+        # As dagster-celery's, with the task our app registered once (theirs registers it again
+        # at every launch, warning each time).
+        args = args_cls(job_origin=run.job_code_origin, run_id=run.run_id,
+                        instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
+        signature = self.celery.tasks[task_name].si(execute_job_args_packed=pack_value(args))
+        self._launch_celery_task_run(run=run, task_signature=signature, routing_key=task_name)
 
     def _launch_celery_task_run(self, run, task_signature, routing_key) -> None:
         queue = queue_for(run)

@@ -115,7 +115,7 @@ def read_figures(metadata: Path | str) -> StoreFigures:
     the SQLite file, or a PostgreSQL URL (VIDEOGEN_DATABASE_URL: pg_figures.py). Raises
     sqlite3.Error (psycopg2.Error) when the store cannot be read (e.g. not made yet)."""
     if isinstance(metadata, str) and metadata.startswith(("postgresql://", "postgres://")):
-        rows, outbox = read_pg_rows(metadata, pg_sql(RENDER_BUCKETS, LLM_COUNTS))
+        rows, outbox = read_pg_rows(metadata, pg_sql(RENDER_BUCKETS, LLM_COUNTS, SQLITE_SQL))
         figures = read_store(rows.__getitem__)
         figures.convex_outbox = None if outbox is None else outbox_counts(outbox)
         return figures

@@ -5,6 +5,7 @@ creates, migrates or locks anything."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg2
@@ -27,15 +28,16 @@ def _objects(table: str, column: str) -> str:
                GROUP BY j.key"""
 
 
-def pg_sql(buckets: tuple[float, ...], llm_counts: tuple[str, ...]) -> dict[str, str]:
-    """figures.SQLITE_SQL's queries, by the same names. The store writes its JSON columns with
-    json.dumps, so `IS NOT NULL` stands for SQLite's json_valid."""
+# The queries that read no JSON column are the same in both dialects: taken from SQLite's.
+PORTABLE = ("tasks", "task_errors", "scenes", "scene_errors")
+
+
+def pg_sql(buckets: tuple[float, ...], llm_counts: tuple[str, ...], sqlite_sql: Mapping[str, str]) -> dict[str, str]:
+    """figures.SQLITE_SQL's queries (`sqlite_sql`), by the same names: its PORTABLE ones as they
+    are, the others in PostgreSQL's dialect. The store writes its JSON columns with json.dumps, so
+    `IS NOT NULL` stands for SQLite's json_valid."""
     return {
-        "tasks": "SELECT kind, status, COUNT(*) FROM tasks GROUP BY kind, status",
-        "task_errors": """SELECT kind, status, error, COUNT(*) FROM tasks WHERE status IN ('failed', 'cancelled')
-                          GROUP BY kind, status, error""",
-        "scenes": "SELECT status, COUNT(*) FROM scenes GROUP BY status",
-        "scene_errors": "SELECT error, COUNT(*) FROM scenes WHERE status = 'failed' GROUP BY error",
+        **{name: sqlite_sql[name] for name in PORTABLE},
         "renders": f"""SELECT COALESCE(quality, 'unknown'), COUNT(render_seconds), SUM(render_seconds),
                               SUM(duration),
                               {", ".join(f"COUNT(*) FILTER (WHERE render_seconds <= {b!r})" for b in buckets)}

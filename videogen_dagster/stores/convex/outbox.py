@@ -12,8 +12,9 @@ import fcntl
 import json
 import logging
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from videogen_dagster.stores.convex.client import (
@@ -40,7 +41,44 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
-class ConvexOutbox:
+class DrainingOutbox(ABC):
+    """The drain both outboxes share (this SQLite file's, pg_outbox.py's table): the entries'
+    storage and the lock that lets one drainer at a time keep the order are the subclass's."""
+
+    @abstractmethod
+    def pending(self) -> list[tuple[int, str, dict]]: ...
+
+    @abstractmethod
+    def _mark(self, entry_id: int, state: str, error: str) -> None: ...
+
+    @abstractmethod
+    def _delete(self, entry_id: int) -> None: ...
+
+    @abstractmethod
+    def _drain_lock(self) -> AbstractContextManager[object]:
+        """Held while draining: one drainer at a time across processes (and machines)."""
+
+    def flush(self, client: ConvexClient) -> int:
+        """Send pending entries in order; returns how many were sent. Stops at the first
+        unavailability (the rest waits); raises on a rejected mutation after marking it dead."""
+        sent = 0
+        with self._drain_lock():
+            for entry_id, path, args in self.pending():
+                try:
+                    client.mutation(path, args)
+                except ConvexUnavailable as exc:
+                    self._mark(entry_id, "pending", str(exc))
+                    log.warning("Convex unavailable; %d update(s) wait in the outbox", len(self.pending()))
+                    return sent
+                except (ConvexFunctionError, ConvexRequestError) as exc:
+                    self._mark(entry_id, "dead", str(exc))
+                    raise
+                self._delete(entry_id)
+                sent += 1
+        return sent
+
+
+class ConvexOutbox(DrainingOutbox):
     """Durable, ordered queue of mutations for Convex, shared by every process of the pipeline."""
 
     def __init__(self, path: Path):
@@ -76,28 +114,17 @@ class ConvexOutbox:
             rows = db.execute("SELECT id, path, last_error FROM outbox WHERE state = 'dead' ORDER BY id").fetchall()
         return [{"id": i, "path": p, "error": e} for i, p, e in rows]
 
-    def flush(self, client: ConvexClient) -> int:
-        """Send pending entries in order; returns how many were sent. Stops at the first
-        unavailability (the rest waits); raises on a rejected mutation after marking it dead."""
-        sent = 0
+    @contextmanager
+    def _drain_lock(self) -> Iterator[None]:
         self._lockfile.touch(exist_ok=True)
         with open(self._lockfile) as lock:
             # One flusher at a time across processes keeps the order.
             fcntl.flock(lock, fcntl.LOCK_EX)
-            for entry_id, path, args in self.pending():
-                try:
-                    client.mutation(path, args)
-                except ConvexUnavailable as exc:
-                    self._mark(entry_id, "pending", str(exc))
-                    log.warning("Convex unavailable; %d update(s) wait in the outbox", len(self.pending()))
-                    return sent
-                except (ConvexFunctionError, ConvexRequestError) as exc:
-                    self._mark(entry_id, "dead", str(exc))
-                    raise
-                with self._db() as db:
-                    db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
-                sent += 1
-        return sent
+            yield
+
+    def _delete(self, entry_id: int) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
 
     def _mark(self, entry_id: int, state: str, error: str) -> None:
         with self._db() as db:

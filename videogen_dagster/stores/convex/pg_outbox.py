@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import AbstractContextManager
 
-from videogen_dagster.stores.convex.client import (
-    ConvexClient,
-    ConvexFunctionError,
-    ConvexRequestError,
-    ConvexUnavailable,
-)
-from videogen_dagster.stores.convex.outbox import log
+from videogen_dagster.stores.convex.outbox import DrainingOutbox
 from videogen_dagster.stores.metastore.pg_conn import PgConnection, PgPool, lock_key
 from videogen_dagster.stores.metastore.postgres import SCHEMA
 from videogen_dagster.stores.metastore.status import now_iso
@@ -33,14 +28,14 @@ CREATE TABLE IF NOT EXISTS convex_outbox (
 """
 
 
-class PostgresConvexOutbox:
+class PostgresConvexOutbox(DrainingOutbox):
     """Durable, ordered queue of mutations for Convex, shared by every process of every machine."""
 
     def __init__(self, url: str, schema: str = SCHEMA):
         self._pool = PgPool(url, schema)
         self._holder = PgPool(url, schema)  # the drain lock's connections (flush)
         self._enqueue_lock = lock_key(schema, "convex_outbox:enqueue")
-        self._drain_lock = lock_key(schema, "convex_outbox:drain")
+        self._drain_key = lock_key(schema, "convex_outbox:drain")
         with self._pool.transaction(self._enqueue_lock) as db:
             if db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone() is None:
                 db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -70,29 +65,13 @@ class PostgresConvexOutbox:
         ).fetchall()
         return [{"id": i, "path": p, "error": e} for i, p, e in rows]
 
-    def flush(self, client: ConvexClient) -> int:
-        """Send pending entries in order; returns how many were sent. Stops at the first
-        unavailability (the rest waits); raises on a rejected mutation after marking it dead."""
+    def _drain_lock(self) -> AbstractContextManager[object]:
         # One drainer at a time across machines keeps the order: the lock is held by a
         # transaction of a connection of its own (the entries' statements run beside it).
-        with self._holder.transaction(self._drain_lock):
-            return self._drain(client)
+        return self._holder.transaction(self._drain_key)
 
-    def _drain(self, client: ConvexClient) -> int:
-        sent = 0
-        for entry_id, path, args in self.pending():
-            try:
-                client.mutation(path, args)
-            except ConvexUnavailable as exc:
-                self._mark(entry_id, "pending", str(exc))
-                log.warning("Convex unavailable; %d update(s) wait in the outbox", len(self.pending()))
-                return sent
-            except (ConvexFunctionError, ConvexRequestError) as exc:
-                self._mark(entry_id, "dead", str(exc))
-                raise
-            self._db().execute("DELETE FROM convex_outbox WHERE id = ?", (entry_id,))
-            sent += 1
-        return sent
+    def _delete(self, entry_id: int) -> None:
+        self._db().execute("DELETE FROM convex_outbox WHERE id = ?", (entry_id,))
 
     def _mark(self, entry_id: int, state: str, error: str) -> None:
         self._db().execute(
