@@ -53,10 +53,8 @@ def estimated_completion(task: Task, minutes: float) -> str | None:
 RUNS_MAX_AGE = 3.0  # a first poll may be answered from runs asked this recently (e.g. by a launch check)
 
 
-def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
-    """Dagster decides failure and cancellation: a failed or cancelled run ends the task so."""
-    if task.finished:
-        return task
+def _ending_runs(runs: list[RunInfo]) -> tuple[list[RunInfo], list[RunInfo]]:
+    """The runs that end a task: (failed, cancelled)."""
     # Only the newest run of each step counts: a retry's run supersedes the one that failed.
     latest: dict[tuple[str, str | None], RunInfo] = {}
     for r in runs:  # newest first, as Dagster lists them
@@ -64,6 +62,14 @@ def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
     # A failed run that Dagster will retry (its worker died) is not the end: its retry follows.
     failed = [r for r in latest.values() if r.status == "FAILURE" and not r.will_retry]
     cancelled = [r for r in latest.values() if r.status in ("CANCELED", "CANCELING")]
+    return failed, cancelled
+
+
+def apply_runs(meta: MetadataStore, task: Task, runs: list[RunInfo]) -> Task:
+    """Dagster decides failure and cancellation: a failed or cancelled run ends the task so."""
+    if task.finished:
+        return task
+    failed, cancelled = _ending_runs(runs)
     if failed:
         r = failed[0]
         fail(
@@ -88,9 +94,15 @@ def reconcile_now(meta: MetadataStore, dagster: DagsterClient, task: Task) -> Ta
         return task
 
 
-async def reconcile(meta: MetadataStore, dagster: DagsterClient, task: Task) -> tuple[Task, str | None]:
+_WATCH = object()  # reconcile's default: the task's runs as the run watch has them
+
+
+async def reconcile(
+    meta: MetadataStore, dagster: DagsterClient, task: Task, runs: list[RunInfo] | None | object = _WATCH,
+) -> tuple[Task, str | None]:
     """The task brought up to date with Dagster's run status, and, while it is unfinished, what
     keeps the pipeline behind it from moving (None when nothing: webserver and daemon are up).
+    `runs`: what `dagster.watch` answered, when the caller asked it already.
 
     No poll asks Dagster: the runs of polled tasks and Dagster's health are refreshed in the
     background, one GraphQL request a second for every task at once (run_watch.py), so a poll
@@ -100,20 +112,48 @@ async def reconcile(meta: MetadataStore, dagster: DagsterClient, task: Task) -> 
     if task.finished:
         return task, None
     problem = None
-    runs = dagster.watch(task.task_id)
+    if runs is _WATCH:
+        runs = dagster.watch(task.task_id)
     if runs is None:
         try:
             runs = await _once((dagster, "runs", task.task_id), dagster.task_runs, task.task_id, RUNS_MAX_AGE)
         except DagsterUnavailable as exc:
             problem = str(exc)
-    if runs is not None:
-        task = apply_runs(meta, task, runs)
+    if isinstance(runs, list) and any(_ending_runs(runs)):
+        task = await run_in_threadpool(apply_runs, meta, task, runs)  # store writes: off the loop
     if not task.finished and problem is None:
         health = dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
         if health is None:
             health = await _once((dagster, "health"), dagster.health, HEALTH_MAX_AGE)
         problem = next((v for v in health.values() if v), None)
     return task, problem
+
+
+async def answer_task(
+    meta: MetadataStore, dagster: DagsterClient, load: Callable[[], Task], answer: Callable[[Task, str | None], T],
+) -> T:
+    """`answer(*reconcile(load()))` with every store read in the thread pool (on PostgreSQL
+    each is a network round trip, which on the event loop would hold up every other request):
+    one hop for a poll answered from what the bridge knows (the run watch's view, the cached
+    health), two when Dagster must be asked (on the loop, one caller for all)."""
+
+    def known() -> tuple[Task, list[RunInfo] | None, T | None]:
+        task = load()
+        if task.finished:
+            return task, None, answer(task, None)
+        runs = dagster.watch(task.task_id)
+        if runs is not None:
+            task = apply_runs(meta, task, runs)
+            health = None if task.finished else dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
+            if task.finished or health is not None:
+                return task, runs, answer(task, next((v for v in (health or {}).values() if v), None))
+        return task, runs, None
+
+    task, runs, answered = await run_in_threadpool(known)
+    if answered is not None:
+        return answered
+    task, problem = await reconcile(meta, dagster, task, runs)
+    return await run_in_threadpool(answer, task, problem)
 
 
 _asking: dict[tuple, asyncio.Future] = {}

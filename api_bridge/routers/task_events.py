@@ -136,8 +136,9 @@ async def stream_task_events(
     )
 
 
+# A plain def: FastAPI runs it in the thread pool, so its store reads leave the event loop alone.
 @router.get("/tasks/{task_id}/webhooks", response_model=WebhookDeliveriesPublic, responses=error_responses(401, 404))
-async def list_task_webhooks(task_id: str, principal: CurrentPrincipal, meta: Meta):
+def list_task_webhooks(task_id: str, principal: CurrentPrincipal, meta: Meta):
     """The task's webhook deliveries: one per event sent, with its attempts and last answer."""
     task = task_for(meta, principal, task_id)
     events = {e.id: e.type for e in meta.task_events(task_id, 0, 10_000)}

@@ -31,9 +31,9 @@ from api_bridge.schemas import (
     error_responses,
 )
 from api_bridge.tasks import (
+    answer_task,
     estimate_minutes,
     estimated_completion,
-    reconcile,
 )
 from videogen_dagster.models import (
     GenerateRequest,
@@ -177,7 +177,11 @@ def _stored_quality(meta, key: str) -> str:
 @router.get("/tasks/{task_id}/status", response_model=TaskStatusPublic, responses=error_responses(401, 404))
 async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store, settings: SettingsDep):
     """Status, progress (0-100), message and current step of a task."""
-    task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
+    return await answer_task(meta, dagster, lambda: task_for(meta, principal, task_id),
+                             lambda task, problem: _status(meta, store, settings, task_id, task, problem))
+
+
+def _status(meta, store, settings, task_id: str, task, problem: str | None) -> TaskStatusPublic:
     result = task_result(meta, store, task) if task.status == TaskStatus.COMPLETED else None
     message = task.message
     if problem:
@@ -198,7 +202,11 @@ async def get_task_status(task_id: str, principal: CurrentPrincipal, meta: Meta,
 @router.get("/tasks/{task_id}/result", response_model=TaskResultPublic, responses=error_responses(401, 404))
 async def get_task_result(task_id: str, principal: CurrentPrincipal, meta: Meta, dagster: Dagster, store: Store):
     """The finished task's result; before completion, its status and no result."""
-    task, problem = await reconcile(meta, dagster, task_for(meta, principal, task_id))
+    return await answer_task(meta, dagster, lambda: task_for(meta, principal, task_id),
+                             lambda task, problem: _result(meta, store, task_id, task, problem))
+
+
+def _result(meta, store, task_id: str, task, problem: str | None) -> TaskResultPublic:
     if task.status == TaskStatus.FAILED and _planned(meta, task.video_key):
         # Partial success: which scenes succeeded (with their URLs) and which failed (with errors).
         partial = build_result(meta, store, task.video_key, task_id)
