@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from videogen_dagster.media import encoder as video_encoder
 from videogen_dagster.media import layout, sandbox
+from videogen_dagster.media.encoder import EncoderOptions
 from videogen_dagster.media.ffmpeg import MediaError, VideoInfo, probe
 from videogen_dagster.media.layout import Finding
 from videogen_dagster.models import PRESETS, RenderConfig
@@ -54,8 +56,9 @@ def uses_latex(code: str) -> bool:
 def manim_command(
     source: Path, class_name: str, media_dir: Path, render: RenderConfig, module: str = "manim"
 ) -> list[str]:
-    """Manim's command line; `module` is `layout.RUNNER_MODULE` to render with the inspector
-    (the same arguments: it wraps Scene.play and hands them to Manim)."""
+    """Manim's command line; `module` is `layout.RUNNER_MODULE` to render with the inspector, or
+    `encoder.RUNNER_MODULE` (the same arguments: each installs its wrappers and hands them to
+    Manim)."""
     width, height, fps = render.output_format()
     return [
         sys.executable,
@@ -95,13 +98,15 @@ def render_scene(
     static_check: bool = True,
     inspect_layout: bool = True,
     layout_thresholds: layout.Thresholds | None = None,
+    encoder: EncoderOptions | None = None,
 ) -> RenderResult:
     """Check `code`, write it to workdir/scene.py, render `class_name` (confined), probe the mp4.
 
     `confine`: None confines when bubblewrap is installed; True requires it; False runs bare
     (for benchmarks of the renderer itself). `inspect_layout`: render through the layout
     inspector (same sandbox, trusted code beside the scene's) and return its findings in
-    `RenderResult.layout`."""
+    `RenderResult.layout`. `encoder`: x264's options (None: the settings'); every render goes
+    through the encoder runtime (media/encoder.py), which makes the same frames with less work."""
     violations = sandbox.check_code(code) if static_check else []
     if violations:
         raise RenderError(
@@ -124,12 +129,13 @@ def render_scene(
     source.write_text(code, encoding="utf-8")
     media_dir = workdir / "media"
     shutil.rmtree(media_dir, ignore_errors=True)
+    video_encoder.install(workdir, encoder or EncoderOptions.from_settings())
     if inspect_layout:
         layout.install(workdir, layout_thresholds)
     else:
         layout.uninstall(workdir)
     inner = Path(sandbox.INNER_WORKDIR) if confine else workdir
-    module = layout.RUNNER_MODULE if inspect_layout else "manim"
+    module = layout.RUNNER_MODULE if inspect_layout else video_encoder.RUNNER_MODULE
     cmd = manim_command(inner / "scene.py", class_name, inner / "media", render, module)
     # Nothing of this process's environment (API keys, tokens) reaches the render; bubblewrap
     # itself starts from the same environment and clears it for the render (`--clearenv`).

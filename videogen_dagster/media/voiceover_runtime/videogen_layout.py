@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -417,13 +416,13 @@ def write() -> None:
 
 
 def main() -> None:
-    _load_settings()
-    install()
-    from manim.__main__ import main as manim_main
+    import videogen_encoder  # beside this file: Manim's encoder with less work per frame
 
-    sys.argv[0] = "manim"
+    _load_settings()
+    videogen_encoder.install()
+    install()
     try:
-        manim_main()
+        videogen_encoder.run_manim()
     finally:
         write()
 
