@@ -120,7 +120,7 @@ async def reconcile(
         except DagsterUnavailable as exc:
             problem = str(exc)
     if isinstance(runs, list) and any(_ending_runs(runs)):
-        task = await run_in_threadpool(apply_runs, meta, task, runs)  # store writes: off the loop
+        task = await off_loop(meta, apply_runs, meta, task, runs)  # a store write
     if not task.finished and problem is None:
         health = dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
         if health is None:
@@ -132,10 +132,10 @@ async def reconcile(
 async def answer_task(
     meta: MetadataStore, dagster: DagsterClient, load: Callable[[], Task], answer: Callable[[Task, str | None], T],
 ) -> T:
-    """`answer(*reconcile(load()))` with every store read in the thread pool (on PostgreSQL
-    each is a network round trip, which on the event loop would hold up every other request):
-    one hop for a poll answered from what the bridge knows (the run watch's view, the cached
-    health), two when Dagster must be asked (on the loop, one caller for all)."""
+    """`answer(*reconcile(load()))` with every store read off the loop when the store is remote
+    (`off_loop`: on PostgreSQL each read is a network round trip, which on the event loop would
+    hold up every other request): one hop for a poll answered from what the bridge knows (the run
+    watch's view, the cached health), two when Dagster must be asked (one caller for all)."""
 
     def known() -> tuple[Task, list[RunInfo] | None, T | None]:
         task = load()
@@ -149,11 +149,22 @@ async def answer_task(
                 return task, runs, answer(task, next((v for v in (health or {}).values() if v), None))
         return task, runs, None
 
-    task, runs, answered = await run_in_threadpool(known)
+    task, runs, answered = await off_loop(meta, known)
     if answered is not None:
         return answered
     task, problem = await reconcile(meta, dagster, task, runs)
-    return await run_in_threadpool(answer, task, problem)
+    return await off_loop(meta, answer, task, problem)
+
+
+async def off_loop(meta: MetadataStore, fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)`, in the thread pool when the store is across a network (PostgreSQL: a round
+    trip each read), on the loop when it is a local SQLite file. Measured with 50 clients polling
+    during a generation on 2 cores (bench_status): SQLite reads in the pool made p99 196 ms, on
+    the loop 17 and 20 ms; a read takes well under a millisecond there, a pool hop and its GIL
+    hand-offs cost more than they spare."""
+    if getattr(meta, "remote", False):
+        return await run_in_threadpool(fn, *args)
+    return fn(*args)
 
 
 _asking: dict[tuple, asyncio.Future] = {}

@@ -1,5 +1,6 @@
-"""The status and result routes read the metadata store off the event loop: on PostgreSQL each
-read is a network round trip, which on the loop would hold up every other request."""
+"""The status and result routes read a remote metadata store (PostgreSQL: a network round trip
+each read) off the event loop, where it would hold up every other request; a local SQLite file
+is read on the loop (under a millisecond a read, less than a thread-pool hop costs)."""
 
 import asyncio
 import threading
@@ -50,6 +51,7 @@ class KnowingDagster(RecordingDagster):
 @pytest.fixture(params=[RecordingDagster, KnowingDagster], ids=["dagster-asked", "dagster-known"])
 def env(tmp_path, request):
     inner = SqliteMetadataStore(tmp_path / "metadata.sqlite")
+    inner.remote = True  # as PostgresMetadataStore says of itself
     inner.register_video("p.s", "p", "s", {"render_config": {"quality": "preview"}})
     for task_id, status in (("running", "progress"), ("done", "completed"), ("broken", "progress")):
         inner.create_task(task_id, "generate", "p", "s", "p.s", 6, "preview")
@@ -88,3 +90,12 @@ def test_status_and_result_read_the_store_off_the_event_loop(env):
     assert {"get_task", "get_video", "render_history", "update_task"} <= used, used
     on_loop = sorted({name for name, thread in meta.calls if thread == loop_thread})
     assert on_loop == [], f"store calls on the event loop's thread: {on_loop}"
+
+
+def test_a_local_sqlite_store_is_read_on_the_loop(env):
+    app, meta = env
+    meta.inner.remote = False  # SqliteMetadataStore's own answer
+    assert not getattr(SqliteMetadataStore, "remote", False)
+    loop_thread, answers = asyncio.run(_get(app, [f"{BASE}/tasks/running/status", f"{BASE}/tasks/done/result"]))
+    assert [a.status_code for a in answers] == [200, 200]
+    assert {thread for _, thread in meta.calls} == {loop_thread}

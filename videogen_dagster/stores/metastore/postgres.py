@@ -53,6 +53,8 @@ class PostgresMetadataStore(PostgresDb, SqliteVideos, SqliteTasks, SqliteEvents,
     """The MetadataStore on PostgreSQL (PostgresDb first: its connections, transactions and
     schema replace SqliteDb's); the same readers, writers and rules as SqliteMetadataStore."""
 
+    remote = True  # each call is a network round trip: async callers make it off their loop
+
     def __repr__(self) -> str:  # the URL may hold a password
         return f"PostgresMetadataStore(schema={self.schema!r})"
 
