@@ -87,3 +87,20 @@ def test_a_prestarted_parent_for_another_location_is_stopped(code, tmp_path, war
     launcher._fork(sys.executable, str(other), {"run_id": "no-such-run", "instance_ref": ref, "cwd": str(other)})
     assert list(launcher._parents) == [(sys.executable, str(other))]
     assert _wait_for(lambda: process_start(unused) is None, 10)
+
+
+def test_dagster_yaml_dequeues_every_half_second(tmp_path):
+    """dagster.yaml's coordinator takes a float interval (`dequeue_seconds`), which the daemon's
+    run queue is built with (Dagster's controller reads `dequeue_interval_seconds`)."""
+    import yaml
+
+    from videogen_dagster.launcher.coordinator import WarmQueuedRunCoordinator
+
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides={"run_coordinator": config["run_coordinator"]}, temp_dir=str(tmp_path)) as instance:
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, WarmQueuedRunCoordinator)
+        assert coordinator.dequeue_interval_seconds == 0.5
+        assert coordinator.get_run_queue_config().max_concurrent_runs == 10  # limits: `concurrency:`
+    plain = WarmQueuedRunCoordinator(dequeue_interval_seconds=2)
+    assert plain.dequeue_interval_seconds == 2

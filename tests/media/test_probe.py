@@ -1,0 +1,47 @@
+"""`probe` (PyAV, in-process) gives ffprobe's values, in ffprobe's types, on the same files: what a
+join's stream-copy check compares, including records probed by ffprobe before."""
+
+import subprocess
+
+import pytest
+
+from videogen_dagster.media.ffmpeg import MediaError, probe, probe_with_ffprobe
+
+CASES = {
+    "preview, silent": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
+    "1080p60, silent": ["-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=60:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
+    "720p30 with AAC": ["-f", "lavfi", "-i", "testsrc=size=1280x720:rate=30:duration=1", "-f", "lavfi", "-i",
+                        "sine=frequency=440:sample_rate=44100:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                        "-c:a", "aac", "-shortest"],
+    "yuv444, stereo": ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=1", "-f", "lavfi", "-i",
+                       "anullsrc=r=48000:cl=stereo", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-c:a", "aac", "-t", "1"],
+}
+
+
+def make(path, args):
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_same_values_as_ffprobe(tmp_path, case):
+    video = make(tmp_path / "v.mp4", CASES[case])
+    ours, reference = probe(video), probe_with_ffprobe(video)
+    assert ours.params == reference.params
+    assert ours.audio == reference.audio
+    assert (ours.width, ours.height, ours.codec, ours.bytes) == (reference.width, reference.height, reference.codec, reference.bytes)
+    assert ours.fps == pytest.approx(reference.fps)
+    assert ours.duration == pytest.approx(reference.duration, abs=0.002)
+    assert ours.as_metadata() == {**reference.as_metadata(), "duration": ours.as_metadata()["duration"]}
+
+
+def test_what_is_not_a_video_is_refused(tmp_path):
+    with pytest.raises(MediaError, match="could not read"):
+        probe(tmp_path / "missing.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(MediaError, match="could not read"):
+        probe(junk)
+    sound = make(tmp_path / "sound.m4a", ["-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac"])
+    with pytest.raises(MediaError, match="no video stream"):
+        probe(sound)
