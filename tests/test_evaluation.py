@@ -128,8 +128,10 @@ def test_measured_report_matches_ffprobe_and_the_manifest(video, monkeypatch):
         ev["scenes"], manifest["scenes"], result["scenes"], strict=True
     ):
         info = ffprobe(_path(public["s3_video_url"]))
-        # Durations: ffprobe's, the manifest's, and the request's limit.
-        assert scene["duration"] == pytest.approx(float(info["format"]["duration"]), abs=1e-3)
+        # Durations: ffprobe's, the manifest's, and the request's limit. Debian's ffprobe gives
+        # the mp4 header's duration (whole milliseconds); the pipeline's probe (PyAV's newer
+        # libavformat) the streams' own: they differ by under 2 ms.
+        assert scene["duration"] == pytest.approx(float(info["format"]["duration"]), abs=2e-3)
         assert scene["stored_duration"] == stored["duration"]
         assert scene["max_duration"] == 30 and scene["within_limit"]
         # Layout: the render's own inspection, as the manifest has it.
@@ -157,7 +159,7 @@ def test_measured_report_matches_ffprobe_and_the_manifest(video, monkeypatch):
         assert scene["audio"]["agrees"]
     totals = ev["totals"]
     combined = ffprobe(_path(result["s3_combined_video_url"]))
-    assert totals["duration"] == pytest.approx(float(combined["format"]["duration"]), abs=1e-3)
+    assert totals["duration"] == pytest.approx(float(combined["format"]["duration"]), abs=2e-3)  # as above
     assert totals["scenes_duration"] == pytest.approx(
         sum(s["duration"] for s in ev["scenes"]), abs=1e-3
     )

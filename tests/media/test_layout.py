@@ -312,7 +312,8 @@ def test_a_clean_scene_has_no_finding_and_the_inspector_can_be_off(tmp_path):
     assert layout.RUNNER_MODULE in result.command
     off = render_scene(HEADER + CLEAN, "Check", tmp_path / "off", PREVIEW, inspect_layout=False)
     assert off.layout == [] and off.layout_checks == 0
-    assert "manim" in off.command and layout.RUNNER_MODULE not in off.command
+    # Without the inspector, the render starts through the encoder runtime (media/encoder.py).
+    assert "videogen_encoder" in off.command and layout.RUNNER_MODULE not in off.command
     assert not (tmp_path / "off" / layout.FINDINGS_FILE).exists()
     assert abs(off.info.duration - result.info.duration) < 0.01
 
