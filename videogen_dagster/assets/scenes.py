@@ -99,15 +99,23 @@ def scene_assets(
                  render_seconds=round(out.render_seconds, 3), duration=out.info.duration,
                  attempts=out.attempts, coder=out.coder)
         store = svc.store_for(load_request(svc.meta, video_key))[0]
-        yield from scene_events(store, out, video_key, scene_title(svc, video_key, number))
+        events = list(scene_events(store, out, video_key, scene_title(svc, video_key, number)))
         if not config.rejoin or context.run.tags.get(DRIVER_TAG) == "cli":  # the CLI joins by itself
+            yield from events
             return
-        # The scene's materialisations are logged above; the join's come after them, so the chain
+        # The join (which completes the task) runs before the scene's events are logged: writing
+        # them to Dagster's event log takes ~0.5 s that the task's client need not wait for. The
+        # log's order is unchanged: the scene's materialisations, then the join's, so the chain
         # sensor sees the video as already joined and requests nothing more.
-        if config.edit_prompt:
-            joined = run_combine(svc, video_key, task_id_of(context))
-        else:
-            joined = join_when_complete(svc, video_key, task_id_of(context))
+        try:
+            if config.edit_prompt:
+                joined = run_combine(svc, video_key, task_id_of(context))
+            else:
+                joined = join_when_complete(svc, video_key, task_id_of(context))
+        except BaseException:
+            yield from events  # the scene is stored: it is materialised even if its join failed
+            raise
+        yield from events
         if joined is not None:
             context.log.info(f"joined {video_key} (version {joined.version}) in this run")
             log.info("video joined", version=joined.version, method=joined.method, reused=joined.reused)
