@@ -94,15 +94,9 @@ def reconcile_now(meta: MetadataStore, dagster: DagsterClient, task: Task) -> Ta
         return task
 
 
-_WATCH = object()  # reconcile's default: the task's runs as the run watch has them
-
-
-async def reconcile(
-    meta: MetadataStore, dagster: DagsterClient, task: Task, runs: list[RunInfo] | None | object = _WATCH,
-) -> tuple[Task, str | None]:
+async def reconcile(meta: MetadataStore, dagster: DagsterClient, task: Task) -> tuple[Task, str | None]:
     """The task brought up to date with Dagster's run status, and, while it is unfinished, what
     keeps the pipeline behind it from moving (None when nothing: webserver and daemon are up).
-    `runs`: what `dagster.watch` answered, when the caller asked it already.
 
     No poll asks Dagster: the runs of polled tasks and Dagster's health are refreshed in the
     background, one GraphQL request a second for every task at once (run_watch.py), so a poll
@@ -112,14 +106,13 @@ async def reconcile(
     if task.finished:
         return task, None
     problem = None
-    if runs is _WATCH:
-        runs = dagster.watch(task.task_id)
+    runs = dagster.watch(task.task_id)
     if runs is None:
         try:
             runs = await _once((dagster, "runs", task.task_id), dagster.task_runs, task.task_id, RUNS_MAX_AGE)
         except DagsterUnavailable as exc:
             problem = str(exc)
-    if isinstance(runs, list) and any(_ending_runs(runs)):
+    if runs is not None and any(_ending_runs(runs)):
         task = await off_loop(meta, apply_runs, meta, task, runs)  # a store write
     if not task.finished and problem is None:
         health = dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
@@ -132,27 +125,11 @@ async def reconcile(
 async def answer_task(
     meta: MetadataStore, dagster: DagsterClient, load: Callable[[], Task], answer: Callable[[Task, str | None], T],
 ) -> T:
-    """`answer(*reconcile(load()))` with every store read off the loop when the store is remote
-    (`off_loop`: on PostgreSQL each read is a network round trip, which on the event loop would
-    hold up every other request): one hop for a poll answered from what the bridge knows (the run
-    watch's view, the cached health), two when Dagster must be asked (one caller for all)."""
-
-    def known() -> tuple[Task, list[RunInfo] | None, T | None]:
-        task = load()
-        if task.finished:
-            return task, None, answer(task, None)
-        runs = dagster.watch(task.task_id)
-        if runs is not None:
-            task = apply_runs(meta, task, runs)
-            health = None if task.finished else dagster.cached_health(HEALTH_MAX_AGE + RUNS_MAX_AGE)
-            if task.finished or health is not None:
-                return task, runs, answer(task, next((v for v in (health or {}).values() if v), None))
-        return task, runs, None
-
-    task, runs, answered = await off_loop(meta, known)
-    if answered is not None:
-        return answered
-    task, problem = await reconcile(meta, dagster, task, runs)
+    """`answer(*reconcile(load()))`, with the store's reads and writes off the loop when the
+    store is remote (`off_loop`: on PostgreSQL each is a network round trip, which on the event
+    loop would hold up every other request)."""
+    task = await off_loop(meta, load)
+    task, problem = await reconcile(meta, dagster, task)
     return await off_loop(meta, answer, task, problem)
 
 

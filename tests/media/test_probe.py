@@ -3,9 +3,10 @@ join's stream-copy check compares, including records probed by ffprobe before.""
 
 import subprocess
 
+import ffmpeg
 import pytest
 
-from videogen_dagster.media.ffmpeg import MediaError, probe, probe_with_ffprobe
+from videogen_dagster.media.ffmpeg import _AUDIO_KEYS, _COPY_KEYS, MediaError, VideoInfo, probe
 
 CASES = {
     "preview, silent": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
@@ -16,6 +17,20 @@ CASES = {
     "yuv444, stereo": ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=1", "-f", "lavfi", "-i",
                        "anullsrc=r=48000:cl=stereo", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-c:a", "aac", "-t", "1"],
 }
+
+
+def probe_with_ffprobe(path) -> VideoInfo:
+    """The reference: an ffprobe process, read as the pipeline read it before (ffprobe's JSON)."""
+    data = ffmpeg.probe(str(path))
+    v = next(s for s in data["streams"] if s["codec_type"] == "video")
+    sound = [s for s in data["streams"] if s["codec_type"] == "audio"]
+    num, _, den = v["r_frame_rate"].partition("/")
+    return VideoInfo(
+        duration=float(data["format"]["duration"]), width=int(v["width"]), height=int(v["height"]),
+        fps=float(num) / float(den), codec=v["codec_name"], bytes=path.stat().st_size,
+        params=tuple(v.get(k) for k in _COPY_KEYS),
+        audio=tuple(sound[0].get(k) for k in _AUDIO_KEYS) if sound else None,
+    )
 
 
 def make(path, args):

@@ -1,5 +1,6 @@
-"""Cluster mode's run coordinator: Dagster's queued run coordinator, which also fails a run that
-was marked STARTING but never handed to Celery.
+"""Cluster mode's run coordinator: ours (launcher/coordinator.py: Dagster's queued run
+coordinator with a float `dequeue_seconds`), which also fails a run that was marked STARTING but
+never handed to Celery.
 
 The daemon dequeues a run in two writes: it records the run as STARTING, then asks the run
 launcher to send it. When PostgreSQL goes away between the two (a restart; measured in
@@ -24,27 +25,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from dagster import DagsterRunStatus, Field, RunsFilter
-from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.run_coordinator.queued_run_coordinator import RunQueueConfig
-from dagster._serdes import ConfigurableClassData
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
-from videogen_dagster.launcher.coordinator import in_daemon_thread
+from videogen_dagster.launcher.coordinator import WarmQueuedRunCoordinator, in_daemon_thread
 
 log = logging.getLogger("videogen.cluster")
 
 SCAN_EVERY = 5.0
 
 
-class ClusterQueuedRunCoordinator(QueuedRunCoordinator):
-    def __init__(self, unsent_timeout_seconds: float = 30.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.unsent_timeout_seconds = unsent_timeout_seconds
-        self._last_scan = 0.0
+class ClusterQueuedRunCoordinator(WarmQueuedRunCoordinator):
+    # The cluster's launcher has no warm parent to prestart: that part is a no-op here.
+    unsent_timeout_seconds = 30.0
+    _last_scan = 0.0
+    EXTRA_CONFIG = {
+        **WarmQueuedRunCoordinator.EXTRA_CONFIG,
+        "unsent_timeout_seconds": Field(
+            float, is_required=False, default_value=30.0,
+            description="Seconds a STARTING run may lack a Celery task before it is failed.",
+        ),
+    }
 
     def get_run_queue_config(self) -> RunQueueConfig:
         # Asked at every iteration of the daemon's run queue, before it dequeues.
@@ -97,22 +100,3 @@ class ClusterQueuedRunCoordinator(QueuedRunCoordinator):
         if result.state == "SUCCESS":
             return f"was never started: its Celery task {task_id} ended"
         return None
-
-    @classmethod
-    def config_type(cls):
-        return {
-            **QueuedRunCoordinator.config_type(),
-            "unsent_timeout_seconds": Field(
-                float, is_required=False, default_value=30.0,
-                description="Seconds a STARTING run may lack a Celery task before it is failed.",
-            ),
-        }
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
-        config = dict(config_value)
-        unsent = config.pop("unsent_timeout_seconds", 30.0)
-        coordinator = super().from_config_value(inst_data, config)
-        coordinator.unsent_timeout_seconds = unsent
-        coordinator._last_scan = 0.0
-        return coordinator

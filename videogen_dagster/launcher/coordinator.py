@@ -46,29 +46,31 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
     parent from the daemon (see the module docstring)."""
 
     _prestarted = False
-    _dequeue_seconds: float | None = None
+    dequeue_seconds: float | None = None
+    # Our config keys beside QueuedRunCoordinator's; each sets the attribute of its name.
+    EXTRA_CONFIG: dict[str, Field] = {
+        "dequeue_seconds": Field(
+            float, is_required=False,
+            description="Seconds between the run queue's looks (a float; overrides "
+            "dequeue_interval_seconds).",
+        ),
+    }
 
     @property
     def dequeue_interval_seconds(self) -> float:  # type: ignore[override]
-        return self._dequeue_seconds or super().dequeue_interval_seconds
+        return self.dequeue_seconds or super().dequeue_interval_seconds
 
     @classmethod
     def config_type(cls):
-        return {
-            **QueuedRunCoordinator.config_type(),
-            "dequeue_seconds": Field(
-                float, is_required=False,
-                description="Seconds between the run queue's looks (a float; overrides "
-                "dequeue_interval_seconds).",
-            ),
-        }
+        return {**QueuedRunCoordinator.config_type(), **cls.EXTRA_CONFIG}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
         config = dict(config_value)
-        seconds = config.pop("dequeue_seconds", None)
+        ours = {key: config.pop(key) for key in cls.EXTRA_CONFIG if key in config}
         coordinator = super().from_config_value(inst_data, config)
-        coordinator._dequeue_seconds = seconds
+        for key, value in ours.items():
+            setattr(coordinator, key, value)
         return coordinator
 
     def get_run_queue_config(self) -> RunQueueConfig:

@@ -2,8 +2,8 @@
 (voiceover_runtime/videogen_encoder.py, copied beside the scene's code and installed by the
 render's runner) and x264's preset and crf from the settings (VIDEOGEN_X264_PRESET, _CRF).
 
-Measured on a 1080p60 scene (tests/media/test_encoder.py checks the frames, bench_pipeline the
-time): the same frames bit for bit with Manim's own x264 options and about 25% less CPU; with
+Measured on a 1080p60 scene (tests/media/test_encoder.py checks the frames, bench_encoder.py the
+CPU): the same file byte for byte with Manim's own x264 options and about a fifth less CPU; with
 veryfast at crf 21, about 40% less CPU than bare Manim, for a PSNR within 1 dB of Manim's
 (medium, crf 23) and a file about 8% larger."""
 
@@ -23,10 +23,11 @@ CONFIG_FILE = "encoder_config.json"
 
 @dataclass(frozen=True)
 class EncoderOptions:
-    """x264's options for libx264 segments; preset None keeps Manim's own (medium, crf 23)."""
+    """x264's options for libx264 segments; preset None keeps Manim's own (medium, crf 23).
+    The defaults are the settings' (`from_settings`)."""
 
-    preset: str | None = "veryfast"
-    crf: int | None = 21
+    preset: str | None
+    crf: int | None
 
     @classmethod
     def from_settings(cls) -> EncoderOptions:

@@ -72,13 +72,13 @@ def probe(path: Path) -> VideoInfo:
     Read in-process with PyAV (libavformat, as ffprobe): about 7 ms a file against 70-80 ms for
     an ffprobe process, which a scene paid four times. The values are ffprobe's, in ffprobe's
     JSON types (`r_frame_rate` "15/1", `time_base` "1/15360", `sample_rate` "48000"), so records
-    stored before compare equal (tests/media/test_probe.py checks both on the same files)."""
+    stored before compare equal (tests/media/test_probe.py checks it against ffprobe on the same files)."""
     import av
 
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"ffprobe could not read {path}: {exc}") from exc
+        raise MediaError(f"could not read {path} as a video: {exc}") from exc
     with container:
         if not container.streams.video:
             raise MediaError(f"{path} has no video stream")
@@ -107,33 +107,6 @@ def probe(path: Path) -> VideoInfo:
             ),
             audio=audio,
         )
-
-
-def probe_with_ffprobe(path: Path) -> VideoInfo:
-    """`probe` by an ffprobe process (the reference `probe` is checked against)."""
-    try:
-        data = ffmpeg.probe(str(path))
-    except ffmpeg.Error as exc:
-        raise MediaError(f"ffprobe could not read {path}: {exc.stderr.decode(errors='replace')[-400:]}") from exc
-    streams = [s for s in data.get("streams", []) if s.get("codec_type") == "video"]
-    if not streams:
-        raise MediaError(f"{path} has no video stream")
-    v = streams[0]
-    sound = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
-    audio = tuple(sound[0].get(k) for k in _AUDIO_KEYS) if sound else None
-    num, _, den = v.get("r_frame_rate", "0/1").partition("/")
-    fps = float(num) / float(den or 1) if float(den or 1) else 0.0
-    duration = float(data.get("format", {}).get("duration") or v.get("duration") or 0.0)
-    return VideoInfo(
-        duration=duration,
-        width=int(v["width"]),
-        height=int(v["height"]),
-        fps=fps,
-        codec=v.get("codec_name", "?"),
-        bytes=path.stat().st_size,
-        params=tuple(v.get(k) for k in _COPY_KEYS),
-        audio=audio,
-    )
 
 
 def thumbnail(video: Path, out: Path, at: float, width: int = 480) -> Path:
