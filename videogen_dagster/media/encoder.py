@@ -4,8 +4,8 @@ render's runner) and x264's preset and crf from the settings (VIDEOGEN_X264_PRES
 
 Measured on a 1080p60 scene (tests/media/test_encoder.py checks the frames, bench_encoder.py the
 CPU): the same file byte for byte with Manim's own x264 options and about a fifth less CPU; with
-veryfast at crf 21, about 40% less CPU than bare Manim, for a PSNR within 1 dB of Manim's
-(medium, crf 23) and a file about 8% larger."""
+veryfast at crf 21, about a third less CPU than bare Manim, for a PSNR about 1 dB under Manim's
+(medium, crf 23) and a file about 10% larger."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Must match dagster.yaml's `videogen/kind=scene` limit (3).
     scene_concurrency: int = Field(3, alias="SCENE_CONCURRENCY", ge=1)
     # x264's options for every render's video (media/encoder.py): veryfast at crf 21 spends about
-    # 40% less CPU than Manim's own (medium, crf 23) for the same PSNR within 1 dB. "manim":
+    # a third less CPU than Manim's own (medium, crf 23), for a PSNR about 1 dB lower. "manim":
     # Manim's own options (the crf is then ignored).
     x264_preset: Literal[
         "manim", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
