@@ -30,8 +30,12 @@ class RunInfo:
     job_name: str
     status: str
     partition: str | None
-    # A failed run Dagster will run again (run retries: cluster mode, a worker that died).
-    will_retry: bool = False
+    # A failed run Dagster will run again (run retries: cluster mode, a worker that died); None
+    # while Dagster has not said (no `dagster/will_retry` tag yet: see `RunQueries._judge`).
+    will_retry: bool | None = None
+    # A failed run whose every step succeeded: what it was launched for is done (the run failed
+    # after its step, e.g. its worker lost PostgreSQL or was stopped before RUN_SUCCESS).
+    work_done: bool = False
 
 
 def _tag(run: dict, key: str) -> str | None:
@@ -39,14 +43,21 @@ def _tag(run: dict, key: str) -> str | None:
 
 
 RUN_FIELDS = "runId jobName status tags { key value }"
+STEP_STATS_QUERY = """query($id: ID!) { runOrError(runId: $id) { __typename
+    ... on Run { stepStats { stepKey status } } } }"""
+DAEMONS_QUERY = "{ instance { daemonHealth { allDaemonStatuses { daemonType required } } } }"
+# Dagster's daemon that retries failed runs; required exactly when run retries are enabled.
+RETRY_DAEMON = "EVENT_LOG_CONSUMER"
+RETRIES_MAX_AGE = 60.0  # how long the instance's "retries runs" answer is kept
 
 
 def run_infos(results: list[dict]) -> list[RunInfo]:
-    return [
-        RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"),
-                _tag(r, "dagster/will_retry") == "true")
-        for r in results
-    ]
+    infos = []
+    for r in results:
+        tag = _tag(r, "dagster/will_retry")
+        infos.append(RunInfo(r["runId"], r["jobName"], r["status"], _tag(r, "dagster/partition"),
+                             None if tag is None else tag == "true"))
+    return infos
 
 
 class RunQueries:
@@ -62,6 +73,45 @@ class RunQueries:
 
     def health(self, max_age: float = 5.0) -> dict[str, str | None]:
         raise NotImplementedError
+
+    def _judge(self, infos: list[RunInfo]) -> list[RunInfo]:
+        """Settle what each failed run means for its task, asking Dagster only about failed runs
+        (rare; each answer is kept, a finished run does not change):
+        - Dagster marks a run failed, then tags whether it will retry it, in a second write; with
+          run retries enabled, a failed run without the tag yet is one it is deciding about (in
+          cluster mode the gap is long when PostgreSQL restarts between the two writes, and the
+          retry daemon tags it later), so it counts as retrying until Dagster says otherwise;
+        - a failed run whose steps all succeeded did its work (`RunInfo.work_done`): Dagster does
+          not retry it ("no steps needed to be retried"), and its task goes on without it."""
+        for r in infos:
+            if r.status != "FAILURE" or r.will_retry:
+                continue
+            if r.will_retry is None and self.retries_runs():
+                r.will_retry = True
+            else:
+                r.work_done = self.steps_all_succeeded(r.run_id)
+        return infos
+
+    def retries_runs(self) -> bool:
+        """Whether the instance retries failed runs (`run_retries` in dagster.yaml: cluster mode)."""
+        hit = self.__dict__.get("_retries")
+        if hit and time.monotonic() - hit[0] <= RETRIES_MAX_AGE:
+            return hit[1]
+        statuses = self.query(DAEMONS_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
+        answer = any(d["daemonType"] == RETRY_DAEMON and d["required"] for d in statuses)
+        self.__dict__["_retries"] = (time.monotonic(), answer)
+        return answer
+
+    def steps_all_succeeded(self, run_id: str) -> bool:
+        """Whether the finished run's every step succeeded (and it had one)."""
+        known = self.__dict__.setdefault("_steps_ok", {})
+        if run_id not in known:
+            run = self.query(STEP_STATS_QUERY, {"id": run_id}).get("runOrError") or {}
+            steps = run.get("stepStats") or []
+            if len(known) > 1000:
+                known.clear()
+            known[run_id] = bool(steps) and all(s["status"] == "SUCCESS" for s in steps)
+        return known[run_id]
 
     def _runs_tagged(
         self, key: str, value: str, active: bool = False, job: bool = False
@@ -111,7 +161,7 @@ class RunQueries:
             {"key": TASK_TAG, **{f"v{i}": t for i, t in enumerate(task_ids)}},
         )
         return {
-            task_id: run_infos(answer["results"])
+            task_id: self._judge(run_infos(answer["results"]))
             for i, task_id in enumerate(task_ids)
             if (answer := data.get(f"t{i}") or {}).get("__typename") == "Runs"
         }
@@ -138,7 +188,7 @@ class RunQueries:
         if not asking:
             return hit[1] if hit else flight.wait()
         try:
-            flight.runs = run_infos(self._runs_tagged(TASK_TAG, task_id, job=True))
+            flight.runs = self._judge(run_infos(self._runs_tagged(TASK_TAG, task_id, job=True)))
         except BaseException as exc:
             flight.error = exc
             raise

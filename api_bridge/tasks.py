@@ -59,8 +59,9 @@ def _ending_runs(runs: list[RunInfo]) -> tuple[list[RunInfo], list[RunInfo]]:
     latest: dict[tuple[str, str | None], RunInfo] = {}
     for r in runs:  # newest first, as Dagster lists them
         latest.setdefault((r.job_name, r.partition), r)
-    # A failed run that Dagster will retry (its worker died) is not the end: its retry follows.
-    failed = [r for r in latest.values() if r.status == "FAILURE" and not r.will_retry]
+    # A failed run that Dagster will retry (its worker died) is not the end: its retry follows;
+    # nor is one whose steps all succeeded (RunQueries._judge).
+    failed = [r for r in latest.values() if r.status == "FAILURE" and not r.will_retry and not r.work_done]
     cancelled = [r for r in latest.values() if r.status in ("CANCELED", "CANCELING")]
     return failed, cancelled
 

@@ -86,6 +86,27 @@ def _wait_for(predicate, what: str, timeout: float = 120, every: float = 0.3):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+RUN_EVENTS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection(afterCursor: null) {
+  events { __typename ... on MessageEvent { message timestamp } ... on ErrorEvent { error { message } } } } } } }"""
+
+
+def _story(c: Cluster, task_id: str) -> str:
+    """What went on in a task's runs, for an assertion's message: each run's status and retry
+    tags, and the failure events of the failed ones (the servers' logs are under the cluster's
+    folder)."""
+    lines = []
+    for r in reversed(_runs(c, task_id)):
+        tags = {k: v for k, v in r["tags"].items() if "retry" in k or k in ("dagster/partition", "dagster/parent_run_id")}
+        lines.append(f"{r['runId'][:8]} {r['jobName']} {r['status']} {tags}")
+        if r["status"] == "FAILURE":
+            events = httpx.post(c.stack.graphql, json={"query": RUN_EVENTS, "variables": {"id": r["runId"]}},
+                                timeout=30).json()["data"]["runOrError"]["eventConnection"]["events"]
+            for e in events:
+                if "Fail" in e["__typename"] or "Engine" in e["__typename"] or e.get("error"):
+                    lines.append(f"    {e['__typename']}: {(e.get('message') or '')[:300]} {e.get('error') or ''}"[:600])
+    return "\n".join(lines)
+
+
 def _manifest(c: Cluster, task_id: str) -> dict:
     result = c.stack.client().get(f"{BASE}/tasks/{task_id}/result", headers=HEADERS).json()["result"]
     return httpx.get(result["s3_manifest_url"], timeout=30).json()
@@ -175,6 +196,6 @@ def test_postgres_and_redis_restarted_mid_chain(cluster):
               "scene runs waiting in Redis", timeout=60, every=0.1)
     cluster.services.redis("restart")
     status = _wait_done(cluster, task_id, timeout=400)
-    assert status["status"] == "completed", status
+    assert status["status"] == "completed", (status, _story(cluster, task_id))
     manifest = _manifest(cluster, task_id)
     assert _versions(manifest) == [1, 1, 1, 1], json.dumps(manifest["scenes"])[:500]
