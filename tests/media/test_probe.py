@@ -6,7 +6,7 @@ import subprocess
 import ffmpeg
 import pytest
 
-from videogen_dagster.media.ffmpeg import _AUDIO_KEYS, _COPY_KEYS, MediaError, VideoInfo, probe
+from videogen_dagster.media.ffmpeg import _AUDIO_KEYS, _COPY_KEYS, MediaError, VideoInfo, probe, video_stream_duration
 
 CASES = {
     "preview, silent": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
@@ -50,6 +50,20 @@ def test_the_same_values_as_ffprobe(tmp_path, case):
     assert ours.as_metadata() == {**reference.as_metadata(), "duration": ours.as_metadata()["duration"]}
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_video_streams_duration_is_ffprobes(tmp_path, case):
+    video = make(tmp_path / "v.mp4", CASES[case])
+    stream = next(s for s in ffmpeg.probe(str(video))["streams"] if s["codec_type"] == "video")
+    assert video_stream_duration(video) == pytest.approx(float(stream["duration"]), abs=1e-6)
+
+
+def test_the_video_stream_not_a_longer_audio_track(tmp_path):
+    video = make(tmp_path / "v.mp4", ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=1", "-f", "lavfi",
+                                      "-i", "sine=duration=2.5", "-c:v", "libx264", "-c:a", "aac"])
+    assert probe(video).duration == pytest.approx(2.5, abs=0.05)  # the container: the audio's end
+    assert video_stream_duration(video) == pytest.approx(1.0, abs=1e-6)
+
+
 def test_what_is_not_a_video_is_refused(tmp_path):
     with pytest.raises(MediaError, match="could not read"):
         probe(tmp_path / "missing.mp4")
@@ -60,3 +74,7 @@ def test_what_is_not_a_video_is_refused(tmp_path):
     sound = make(tmp_path / "sound.m4a", ["-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac"])
     with pytest.raises(MediaError, match="no video stream"):
         probe(sound)
+    with pytest.raises(MediaError, match="no video stream"):
+        video_stream_duration(sound)
+    with pytest.raises(MediaError, match="could not read"):
+        video_stream_duration(junk)

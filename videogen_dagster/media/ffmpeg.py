@@ -109,6 +109,24 @@ def probe(path: Path) -> VideoInfo:
         )
 
 
+def video_stream_duration(path: Path) -> float:
+    """The video stream's own duration, as ffprobe's stream `duration` (a container's may
+    include a longer audio stream); in-process like `probe`."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaError(f"could not read {path} as a video: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise MediaError(f"{path} has no video stream")
+        v = container.streams.video[0]
+        if v.duration is not None and v.time_base:
+            return float(v.duration * v.time_base)
+        return container.duration / 1_000_000 if container.duration else 0.0
+
+
 def thumbnail(video: Path, out: Path, at: float, width: int = 480) -> Path:
     """One JPEG frame at `at` seconds, scaled to `width`."""
     try:

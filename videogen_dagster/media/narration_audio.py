@@ -14,7 +14,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from videogen_dagster.media.ffmpeg import MediaError, probe, require_ffmpeg
+from videogen_dagster.media.ffmpeg import MediaError, probe, require_ffmpeg, video_stream_duration
 from videogen_dagster.media.speech.wavfile import read_wav
 
 AUDIO_RATE = 48000
@@ -61,15 +61,7 @@ def build_track(placements: list[tuple[float, Path]], duration: float, out: Path
 
 def video_duration(video: Path) -> float:
     """The video stream's own duration (a container's may include a longer audio stream)."""
-    try:
-        data = ffmpeg.probe(str(video))  # one ffprobe: the format and every stream
-    except ffmpeg.Error as exc:
-        raise MediaError(f"ffprobe could not read {video}: {exc.stderr.decode(errors='replace')[-400:]}") from exc
-    streams = [s for s in data.get("streams", []) if s.get("codec_type") == "video"]
-    if not streams:
-        raise MediaError(f"{video} has no video stream")
-    duration = streams[0].get("duration") or data.get("format", {}).get("duration")
-    return float(duration or 0.0)
+    return video_stream_duration(video)
 
 
 def mux(video: Path, track: Path | None, out: Path) -> Path:
