@@ -90,8 +90,8 @@ def test_a_prestarted_parent_for_another_location_is_stopped(code, tmp_path, war
 
 
 def test_dagster_yaml_dequeues_every_half_second(tmp_path):
-    """dagster.yaml's coordinator takes a float interval (`dequeue_seconds`), which the daemon's
-    run queue is built with (Dagster's controller reads `dequeue_interval_seconds`)."""
+    """dagster.yaml's coordinator takes a float interval (`dequeue_seconds`), the tick it waits
+    for in the daemon's run queue when no run wakes it (queue_wake.py)."""
     import yaml
 
     from videogen_dagster.launcher.coordinator import WarmQueuedRunCoordinator
@@ -100,7 +100,9 @@ def test_dagster_yaml_dequeues_every_half_second(tmp_path):
     with dg.instance_for_test(overrides={"run_coordinator": config["run_coordinator"]}, temp_dir=str(tmp_path)) as instance:
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, WarmQueuedRunCoordinator)
-        assert coordinator.dequeue_interval_seconds == 0.5
+        assert coordinator.tick_seconds == 0.5 and coordinator.wake_on_submit
+        # The daemon's loop gets no interval: the coordinator waits for a wake or the tick.
+        assert coordinator.dequeue_interval_seconds == 0
         assert coordinator.get_run_queue_config().max_concurrent_runs == 10  # limits: `concurrency:`
     plain = WarmQueuedRunCoordinator(dequeue_interval_seconds=2)
-    assert plain.dequeue_interval_seconds == 2
+    assert plain.tick_seconds == 2

@@ -17,15 +17,20 @@ dagster.yaml:
       config: {dequeue_interval_seconds: 1, dequeue_seconds: 0.5}
 
 `dequeue_seconds` (a float; Dagster's own `dequeue_interval_seconds` takes whole seconds) sets
-how often the daemon's run queue looks for runs to start. The daemon waits in steps of 0.5 s
-between iterations, so 0.5 s is the shortest that means anything; every hop of the chain
-(request -> plan run, plan -> scene runs, an edit's run) waits for one tick, half of it on
-average. An idle queue costs one indexed query per tick.
+how often the daemon's run queue looks for runs to start. An idle queue costs one indexed query
+per tick.
+
+With `wake_on_submit` (the default), queueing a run also wakes the queue at once (queue_wake.py):
+the daemon's loop is given no interval of its own (it sleeps in 0.5 s steps, too coarse), and its
+thread waits here instead, at the start of each look (`get_run_queue_config`, which the queue
+asks first), for a wake or for the tick.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +39,10 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.run_coordinator.queued_run_coordinator import RunQueueConfig
 from dagster._serdes import ConfigurableClassData
 
+from videogen_dagster.launcher import queue_wake
+
 DAEMON_THREAD_PREFIX = "dagster-daemon-"
+QUEUE_THREAD = DAEMON_THREAD_PREFIX + "QUEUED_RUN_COORDINATOR"  # the daemon's run queue
 
 
 def in_daemon_thread() -> bool:
@@ -46,7 +54,9 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
     parent from the daemon (see the module docstring)."""
 
     _prestarted = False
+    _wake: queue_wake.QueueWake | None = None
     dequeue_seconds: float | None = None
+    wake_on_submit: bool = True
     # Our config keys beside QueuedRunCoordinator's; each sets the attribute of its name.
     EXTRA_CONFIG: dict[str, Field] = {
         "dequeue_seconds": Field(
@@ -54,11 +64,27 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
             description="Seconds between the run queue's looks (a float; overrides "
             "dequeue_interval_seconds).",
         ),
+        "wake_on_submit": Field(
+            bool, is_required=False,
+            description="Wake the run queue when a run is queued or a run ends, instead of "
+            "waiting for its next look (default true).",
+        ),
     }
 
     @property
-    def dequeue_interval_seconds(self) -> float:  # type: ignore[override]
+    def tick_seconds(self) -> float:
         return self.dequeue_seconds or super().dequeue_interval_seconds
+
+    @property
+    def dequeue_interval_seconds(self) -> float:  # type: ignore[override]
+        # Read once, by the daemon, for its loop's interval: none when this class does the waiting.
+        return 0 if self.wake_on_submit else self.tick_seconds
+
+    def submit_run(self, context):
+        run = super().submit_run(context)
+        if self.wake_on_submit:
+            queue_wake.ring(queue_wake.instance_home(self._instance))
+        return run
 
     @classmethod
     def config_type(cls):
@@ -79,4 +105,20 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
             prestart = getattr(self._instance.run_launcher, "prestart", None)
             if callable(prestart):
                 prestart()
+        if self.wake_on_submit and threading.current_thread().name == QUEUE_THREAD:
+            self._wait_for_work()
         return super().get_run_queue_config()
+
+    def _wait_for_work(self) -> None:
+        """In the daemon's queue thread: wait for a wake or the tick, once per iteration. The
+        queue asks for its config first (`run_iteration` -> `instance.get_concurrency_config`);
+        later questions in the same iteration (the op-concurrency pools, through the event log
+        storage) must not wait again: a second wait delayed launches by a whole tick, measured.
+        Should Dagster ever ask from elsewhere only, the tick is still kept: a queue thread that
+        has not waited for two ticks waits (never a busy loop)."""
+        if self._wake is None:
+            self._wake = queue_wake.QueueWake(queue_wake.instance_home(self._instance))
+        caller = sys._getframe(3)  # _wait_for_work <- get_run_queue_config <- get_concurrency_config <- ?
+        starts_iteration = caller.f_code.co_name == "run_iteration"
+        if starts_iteration or time.monotonic() - self._wake.last > 2 * self.tick_seconds:
+            self._wake.wait(self.tick_seconds)

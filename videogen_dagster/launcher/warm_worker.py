@@ -108,6 +108,10 @@ def _run_child(req: dict) -> None:
             # Exit 0 when the run ended, failed or not (its end is in the event log); non-zero
             # only when the worker itself broke, which `_reap` then reports.
             code = _execute_run_command_body(req["run_id"], instance, lambda _event: None, False)
+            # A slot is free: a run queued behind this one starts now, not at the queue's tick.
+            from videogen_dagster.launcher import queue_wake
+
+            queue_wake.ring(queue_wake.instance_home(instance))
     except BaseException:  # noqa: BLE001 - the child must always reach os._exit
         traceback.print_exc()
     finally:
