@@ -15,6 +15,7 @@ run never executes stale code. Running children live on in their own sessions ei
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -173,6 +174,11 @@ def serve(sock_path: str, preload: list[str], ref_file: str | None = None) -> in
         importlib.import_module(name)
     if ref_file:
         _preload_instance_classes(ref_file)
+    # Everything loaded so far lives as long as this process: out of the garbage collector's
+    # sight (gc.freeze), a child's collections no longer walk the ~200,000 inherited objects.
+    # Walking them cost each run 150-175 ms and touched every page (copy-on-write), measured.
+    gc.collect()
+    gc.freeze()
     snapshot = _own_module_files()
     parent = os.getppid()
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
