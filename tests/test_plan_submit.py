@@ -7,6 +7,8 @@ QUEUED (no daemon). A bridge launched generation with the sensor stopped is in
 tests/api_bridge/test_plan_submit_e2e.py."""
 
 import json
+import os
+import signal
 import sys
 from contextlib import contextmanager
 
@@ -155,3 +157,28 @@ def test_partly_submitted_plans_get_only_the_missing_scenes(chain, monkeypatch):
     assert submitted.tags[PARTITION_TAG] == f"{VIDEO}/01"
     requests, _ = _tick(instance, defs, None)
     assert [r.partition_key for r in requests] == [f"{VIDEO}/02", f"{VIDEO}/03"]
+
+
+def test_a_cancel_while_scene_runs_are_created_leaves_none_behind(chain, monkeypatch):
+    """The bridge's cancel terminates the plan run (SIGTERM, which Dagster maps to SIGINT) while
+    its step creates the scene runs. Seen in the e2e cancel test once the queue woke at once: the
+    signal landed between a run's creation and its queueing, and the run stayed NOT_STARTED."""
+    instance, _, _, launch = chain
+    real = dg.DagsterInstance.create_run_for_job
+    created = []
+
+    def signal_after_the_second(self, *args, **kwargs):
+        run = real(self, *args, **kwargs)
+        created.append(run.run_id)
+        if len(created) == 3:  # the plan run itself, then the first and second scene runs
+            os.kill(os.getpid(), signal.SIGINT)  # lands right after the run's row is written
+        return run
+
+    monkeypatch.setattr(dg.DagsterInstance, "create_run_for_job", signal_after_the_second)
+    plan = launch("t4")
+    monkeypatch.undo()
+    assert plan.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)  # interrupted
+    runs = {r.tags[PARTITION_TAG]: r.status for r in _scene_runs(instance, "t4")}
+    # The first was queued before the signal; the second, queued as it came, is cancelled; no
+    # third is created, and nothing is left NOT_STARTED.
+    assert runs == {f"{VIDEO}/01": dg.DagsterRunStatus.QUEUED, f"{VIDEO}/02": dg.DagsterRunStatus.CANCELED}

@@ -27,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.origin import JobPythonOrigin
 from dagster._core.remote_origin import RemoteJobOrigin
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from dagster._utils.interrupts import capture_interrupts, check_captured_interrupt
 
 from videogen_dagster.chain_runs import CHAIN_SENSOR, existing_run
 from videogen_dagster.stores.metastore import MetadataStore
@@ -77,10 +79,6 @@ def submit_scene_runs(context: dg.AssetExecutionContext, meta: MetadataStore, vi
     return ids
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def _stopping(instance: dg.DagsterInstance, run_id: str) -> bool:
     """The plan run is being cancelled (its task too)."""
     run = instance.get_run_by_id(run_id)
@@ -93,11 +91,18 @@ def submit_requests(
     repo: dg.RepositoryDefinition,
     requests: Sequence[dg.RunRequest],
 ) -> list[str]:
-    """Create and submit one run per request, as the sensor daemon would for the chain sensor."""
+    """Create and submit one run per request, as the sensor daemon would for the chain sensor.
+
+    A cancel (the bridge terminates the task's runs, this plan run included) never leaves a scene
+    run behind: each run is created and queued with the terminate signal held back
+    (`capture_interrupts`), so it cannot land between the two writes (a run created but never
+    queued stayed NOT_STARTED for ever, seen once the queue woke at once); a run queued as the
+    signal came, after the bridge had listed the runs to stop, is cancelled here; then the plan
+    step is interrupted as it would have been."""
     assert plan_run.remote_job_origin is not None and plan_run.job_code_origin is not None
     job = repo.get_job(SCENE_JOB)
-    remote_origin = RemoteJobOrigin(plan_run.remote_job_origin.repository_origin, SCENE_JOB)
-    code_origin = JobPythonOrigin(SCENE_JOB, plan_run.job_code_origin.repository_origin)
+    origins = (RemoteJobOrigin(plan_run.remote_job_origin.repository_origin, SCENE_JOB),
+               JobPythonOrigin(SCENE_JOB, plan_run.job_code_origin.repository_origin))
     # One after the other: the first scene is queued (and can start) while the next is created;
     # threads did not make the three of them faster here (SQLite: a new event-log file per run).
     ids = []
@@ -106,32 +111,51 @@ def submit_requests(
         found = existing_run(instance, request.run_key)
         if found is not None and found.status != dg.DagsterRunStatus.NOT_STARTED:
             continue
-        if _stopping(instance, plan_run.run_id):
+        with capture_interrupts():
+            queued = _create_and_queue(instance, plan_run, job, request, found, origins)
+            interrupted = check_captured_interrupt()
+        if interrupted:
+            if queued is not None:
+                instance.run_coordinator.cancel_run(queued)
+            raise DagsterExecutionInterruptedError()
+        if queued is None:
             break  # cancelled meanwhile: no new scene run (the bridge terminated those queued)
-        if found is None:
-            resolved = request.with_resolved_tags_and_config(job, [], instance)
-            tags = {
-                **job.run_tags,
-                **resolved.tags,
-                RUN_KEY_TAG: request.run_key,
-                SENSOR_NAME_TAG: CHAIN_SENSOR,
-                PLAN_RUN_TAG: plan_run.run_id,
-            }
-            found = instance.create_run_for_job(
-                job, run_config=resolved.run_config, tags=tags, status=dg.DagsterRunStatus.NOT_STARTED,
-                remote_job_origin=remote_origin, job_code_origin=code_origin,
-            )
-        try:
-            if _stopping(instance, plan_run.run_id):
-                raise _Cancelled
-            instance.submit_run(found.run_id, workspace=None)  # type: ignore[arg-type] # queued: unused
-        except _Cancelled:
-            instance.delete_run(found.run_id)
-            break
-        except BaseException:
-            # A run that was never queued (a failure, or this run interrupted by a cancel) must
-            # not be left behind: it would hide the scene from the sensor, or outlive the task.
-            instance.delete_run(found.run_id)
-            raise
-        ids.append(found.run_id)
+        ids.append(queued)
     return ids
+
+
+def _create_and_queue(
+    instance: dg.DagsterInstance,
+    plan_run: dg.DagsterRun,
+    job: dg.JobDefinition,
+    request: dg.RunRequest,
+    found: dg.DagsterRun | None,
+    origins: tuple[RemoteJobOrigin, JobPythonOrigin],
+) -> str | None:
+    """The queued run's id, or None when the plan run is being cancelled (nothing left behind)."""
+    if _stopping(instance, plan_run.run_id):
+        return None
+    if found is None:
+        resolved = request.with_resolved_tags_and_config(job, [], instance)
+        tags = {
+            **job.run_tags,
+            **resolved.tags,
+            RUN_KEY_TAG: request.run_key,
+            SENSOR_NAME_TAG: CHAIN_SENSOR,
+            PLAN_RUN_TAG: plan_run.run_id,
+        }
+        found = instance.create_run_for_job(
+            job, run_config=resolved.run_config, tags=tags, status=dg.DagsterRunStatus.NOT_STARTED,
+            remote_job_origin=origins[0], job_code_origin=origins[1],
+        )
+    try:
+        if _stopping(instance, plan_run.run_id):
+            instance.delete_run(found.run_id)
+            return None
+        instance.submit_run(found.run_id, workspace=None)  # type: ignore[arg-type] # queued: unused
+    except BaseException:
+        # A run that was never queued (a failure here) must not be left behind: it would hide
+        # the scene from the sensor, or outlive the task.
+        instance.delete_run(found.run_id)
+        raise
+    return found.run_id

@@ -6,7 +6,14 @@ import subprocess
 import ffmpeg
 import pytest
 
-from videogen_dagster.media.ffmpeg import _AUDIO_KEYS, _COPY_KEYS, MediaError, VideoInfo, probe, video_stream_duration
+from videogen_dagster.media.ffmpeg import (
+    _AUDIO_KEYS,
+    _COPY_KEYS,
+    MediaError,
+    VideoInfo,
+    probe,
+    video_stream_duration,
+)
 
 CASES = {
     "preview, silent": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
