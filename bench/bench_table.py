@@ -38,7 +38,7 @@ def row(metric: str, value: str, target: str, met: bool | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--high-repeats", type=int, default=1)
+    ap.add_argument("--high-repeats", type=int, default=3)
     args = ap.parse_args()
     pipe = run("bench_pipeline.py", "--repeats", str(args.repeats), "--high-repeats", str(args.high_repeats))
     edit = run("bench_edit.py")
