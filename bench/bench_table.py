@@ -3,7 +3,7 @@ same run on this machine (see each benchmark's docstring for its baseline).
 
 Runs bench_pipeline.py (preview and high, with TheoremExplainAgent's way), bench_edit.py and
 bench_status.py, each writing its figures as JSON, then prints one table with the targets.
-Usage: python bench/bench_table.py [--repeats 3] [--high-repeats 1]
+Usage: python bench/bench_table.py [--repeats 3] [--high-repeats 3]
 """
 
 from __future__ import annotations
