@@ -95,7 +95,9 @@ def test_concurrent_polls_share_one_question_to_dagster(env):
     # answer), then one background request a second covers both tasks.
     assert len(answers) >= 400 and {a["status"] for a in answers} == {"progress"}
     rounds = dagster.run_watch.refreshes
-    assert 2 <= rounds <= 4
+    # About one a second; on a loaded machine (the full suite on 2 cores) the refresh thread was
+    # seen to get one round in 2.5 s, which still shows polls served by it, not by Dagster.
+    assert 1 <= rounds <= 4
     assert fake.calls["runs"] <= 2 + rounds + 1, fake.calls
     assert fake.calls["health"] <= 2, fake.calls
     assert all("waiting" not in a["message"] for a in answers)
