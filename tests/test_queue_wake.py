@@ -104,3 +104,23 @@ def test_without_wakes_the_daemons_loop_keeps_the_tick():
     coordinator.dequeue_seconds = 0.5
     coordinator.wake_on_submit = False
     assert coordinator.dequeue_interval_seconds == 0.5
+
+
+def test_questions_from_an_unknown_caller_each_wait_for_the_tick():
+    """Should Dagster ask for the queue config from somewhere other than `run_iteration`, each
+    question waits: the daemon's loop, which has no interval of its own, never spins."""
+    config = {"module": "videogen_dagster.launcher", "class": "WarmQueuedRunCoordinator",
+              "config": {"dequeue_interval_seconds": 1, "dequeue_seconds": 0.3}}
+    with dg.instance_for_test(overrides={"run_coordinator": config}) as instance:
+        looks: list[float] = []
+
+        def some_other_loop():
+            for _ in range(3):
+                instance.get_concurrency_config()
+                looks.append(time.monotonic())
+
+        thread = threading.Thread(target=some_other_loop, name=QUEUE_THREAD)
+        thread.start()
+        thread.join(timeout=20)
+        assert len(looks) == 3
+        assert looks[1] - looks[0] >= 0.25 and looks[2] - looks[1] >= 0.25

